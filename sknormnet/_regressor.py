@@ -1,0 +1,304 @@
+"""NormNetRegressor: a multi-layer perceptron regressor with dropout and batchnorm."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from ._base import BaseNormNet
+from ._compat import StrOptions, _fit_context
+from ._names import REGRESSION_LOSSES
+
+
+class NormNetRegressor(RegressorMixin, BaseNormNet):
+    """Multi-layer perceptron regressor with dropout and batch normalization.
+
+    A drop-in for :class:`~sklearn.neural_network.MLPRegressor` (same parameter
+    names and defaults where the meaning carries over) that trains a Keras 3
+    network, with dropout and the placement of BatchNormalization layers as
+    ordinary, grid-searchable parameters.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int or int, default=(100,)
+        The ith element is the number of units of the ith hidden Dense layer.
+        At least one hidden layer.
+
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'elu', 'selu', \
+'gelu', 'swish'}, default='relu'
+        Activation of the hidden layers. The first four are MLPRegressor's;
+        'logistic' is the sigmoid, 'swish' is x * sigmoid(x).
+
+    dropout_rate : float in [0, 1) or array-like of such floats, default=0.0
+        Fraction of each hidden layer's outputs that Dropout zeroes at every
+        training step (the survivors are scaled by ``1 / (1 - rate)``). One
+        float for every hidden layer, or one rate per hidden layer. A rate of
+        0 adds no Dropout layer. Dropout is inactive at prediction.
+
+    batchnorm : {'input', 'before_dense', 'before_activation', \
+'after_activation'} or None, default=None
+        Where BatchNormalization layers go (see :meth:`describe_layers`):
+
+        - ``None``: nowhere.
+        - ``'input'``: one, first: an adaptive input scaler in place of a
+          ``StandardScaler``.
+        - ``'before_dense'``: in front of every Dense layer, the output layer
+          included; the first one scales the input.
+        - ``'before_activation'``: between each hidden Dense layer and its
+          activation, as ``Dense (no bias) -> BatchNorm -> Activation``. The
+          Dense bias is dropped because BatchNorm's centring (beta) does its
+          job; BatchNorm's scale (gamma) is dropped too when the activation is
+          'relu' or 'identity', whose output the next Dense layer rescales
+          anyway.
+        - ``'after_activation'``: after each hidden block, as
+          ``Dense(activation) -> Dropout -> BatchNorm``.
+
+    batchnorm_momentum : float in (0, 1), default=0.99
+        Momentum of the moving mean and variance that BatchNormalization uses
+        at prediction (Keras' default). Lower values track the training
+        statistics faster, which helps when there are few steps per epoch.
+        Only used when ``batchnorm`` is not None.
+
+    solver : {'adam', 'sgd', 'rmsprop'}, default='adam'
+        The optimizer.
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the Dense kernels (not the biases, nor
+        BatchNorm's parameters). As in MLPRegressor, the training objective is
+        ``loss + 0.5 * alpha * ||W||^2 / batch_size``.
+
+    batch_size : int or 'auto', default='auto'
+        Rows per training step; 'auto' is ``min(200, n_samples)``. Capped at
+        ``n_samples``. Every step uses a full batch: see Notes.
+
+    learning_rate_init : float, default=0.001
+        The optimizer's learning rate.
+
+    max_iter : int, default=200
+        Number of epochs.
+
+    shuffle : bool, default=True
+        Whether to reshuffle the rows before each pass over the data.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds every kernel initializer, every Dropout layer and the shuffling,
+        through Keras' own seed arguments: an int gives the same network and
+        predictions on every fit. None draws fresh entropy from the operating
+        system. Nothing process-global is seeded or consumed in either case:
+        NumPy's and Python's global RNGs, Keras' global seed and TensorFlow's
+        determinism setting are left alone.
+
+    momentum : float in [0, 1], default=0.9
+        Momentum of gradient descent. Only used when ``solver='sgd'``. The
+        lesson's "plain SGD" is ``momentum=0``.
+
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum. Only used when ``solver='sgd'``
+        and ``momentum > 0``.
+
+    beta_1 : float in [0, 1), default=0.9
+        Decay rate of the first-moment estimates. Only used when
+        ``solver='adam'``.
+
+    beta_2 : float in [0, 1), default=0.999
+        Decay rate of the second-moment estimates. Only used when
+        ``solver='adam'``.
+
+    epsilon : float, default=1e-8
+        Numerical-stability constant. Only used when ``solver`` is 'adam' or
+        'rmsprop'. (Keras' own default is 1e-7; this is MLPRegressor's.)
+
+    loss : {'squared_error', 'absolute_error', 'huber'}, default='squared_error'
+        Training loss. 'squared_error' is half the mean squared error, as in
+        MLPRegressor; 'absolute_error' is the mean absolute error (the
+        lesson's MAE); 'huber' is Keras' Huber loss with delta 1.
+
+    verbose : int, default=0
+        With ``verbose > 0`` one line per epoch is printed (loss, elapsed
+        time). With 0, nothing is printed, at fit or predict time.
+
+    Attributes
+    ----------
+    model_ : keras.Sequential
+        The trained Keras model (compiled, with its optimizer state).
+
+    history_ : dict
+        Per-epoch training metrics as plain lists, e.g. ``{'loss': [...]}``.
+
+    loss_ : float
+        The training loss of the last epoch (penalty included).
+
+    loss_curve_ : list of float
+        The training loss of each epoch (penalty included).
+
+    n_iter_ : int
+        The number of epochs run.
+
+    t_ : int
+        The number of training rows seen: ``n_iter_ * steps * batch_size``.
+
+    coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
+        The kernels of the inference-mode network, every BatchNormalization
+        folded into the adjacent Dense layer; :meth:`predict` uses these.
+        Without batchnorm they are the trained kernels.
+
+    intercepts_ : list of ndarray of shape (n_fan_out,)
+        The biases of the inference-mode network, folded likewise.
+
+    n_layers_ : int
+        Number of layers of the folded network, input and output included.
+
+    n_outputs_ : int
+        Number of outputs.
+
+    out_activation_ : str
+        Activation of the output layer: 'identity'.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X had string column names.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : The scikit-learn estimator this one
+        mirrors, without dropout or batch normalization.
+
+    Notes
+    -----
+    Rows are shuffled by the estimator, not by Keras, so that ``random_state``
+    makes fits reproducible without global seeding. Each epoch is
+    ``ceil(n_samples / batch_size)`` full batches: when a pass over the data
+    does not fill the last batch, the batch is completed with the first rows
+    of the next reshuffled pass. No row is dropped, and BatchNormalization
+    never sees a tiny last batch.
+
+    :meth:`predict` runs a float64 NumPy forward pass over ``coefs_`` and
+    ``intercepts_`` rather than calling Keras: it agrees with
+    ``model_(X, training=False)`` to float32 precision and is much faster on
+    small batches.
+
+    Sparse input is densified chunk by chunk for training; predict multiplies
+    the sparse matrix directly.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sknormnet import NormNetRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    >>> reg = NormNetRegressor(hidden_layer_sizes=(32,), dropout_rate=0.1,
+    ...                        batchnorm="input", max_iter=5, random_state=0)
+    >>> reg.fit(X, y).predict(X[:2]).shape
+    (2,)
+    >>> print(reg.describe_layers())
+    Input(5)
+    BatchNorm
+    Dense(32, relu)
+    Dropout(0.1)
+    Dense(1, identity)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNormNet._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+    }
+    _y_numeric = True
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        dropout_rate=0.0,
+        batchnorm=None,
+        batchnorm_momentum=0.99,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        loss="squared_error",
+        verbose=0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout_rate=dropout_rate,
+            batchnorm=batchnorm,
+            batchnorm_momentum=batchnorm_momentum,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            verbose=verbose,
+        )
+        self.loss = loss
+
+    _out_activation = "identity"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. DataFrames keep their column names
+            (``feature_names_in_``); CSR/CSC matrices are accepted.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values; 2-D for multi-output regression.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the training loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator. When fitting fails, the error is raised and
+            the estimator is left exactly as it was before the call.
+        """
+        return self._fit_atomic(X, y, sample_weight)
+
+    def _prepare_target(self, y):
+        y = np.asarray(y)
+        y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        return np.ascontiguousarray(y_2d, dtype=np.float32), {"_y_ndim": y.ndim}
+
+    def predict(self, X):
+        """Predict with the trained network (dropout off, batchnorm in inference mode).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions in float64, 1-D when ``y`` was 1-D at fit.
+        """
+        y = self._forward(X)
+        return y.ravel() if self._y_ndim == 1 else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
