@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import copy
+import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    ShuffleSplit,
+    StratifiedShuffleSplit,
+)
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._compat import Interval, StrOptions, _check_sample_weight
 from ._forward import forward
-from ._names import ACTIVATIONS, BATCHNORM_PLACEMENTS, SOLVERS
+from ._names import (
+    ACTIVATIONS,
+    BATCHNORM_PLACEMENTS,
+    LEARNING_RATE_SCHEDULES,
+    SOLVERS,
+)
 from ._plan import LayerSpec, describe_plan, layer_plan
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -37,7 +55,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         "batchnorm_momentum": [Interval(Real, 0, 1, closed="neither")],
         "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -47,6 +68,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "callbacks": [list, None],
         "verbose": ["verbose"],
     }
 
@@ -71,6 +100,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         beta_1,
         beta_2,
         epsilon,
+        learning_rate,
+        power_t,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        tol,
+        warm_start,
+        callbacks,
         verbose,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -90,12 +127,28 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.callbacks = callbacks
         self.verbose = verbose
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _prepare_target(self, y) -> tuple[np.ndarray, dict]:
+    def _prepare_target(self, y, first_pass: bool, classes) -> tuple[np.ndarray, dict]:
         """Return the float32 2-D training target and the target's fitted attributes."""
+
+    @abstractmethod
+    def _prepare_validation_target(self, y_val) -> np.ndarray:
+        """Validate ``y_val`` into the form ``_validation_metrics`` scores."""
+
+    @abstractmethod
+    def _validation_metrics(self, raw, y_val, sample_weight) -> tuple[float, float]:
+        """``(loss, score)`` of the network's raw output on validation data."""
 
     @property
     @abstractmethod
@@ -111,7 +164,9 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 "hidden_layer_sizes must name at least one hidden layer, got ()."
             )
-        if any(not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes):
+        if any(
+            not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
+        ):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
             )
@@ -139,7 +194,12 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def _layer_plan(self, n_outputs: int) -> list[LayerSpec]:
         sizes, rates = self._hidden_layers()
         return layer_plan(
-            sizes, self.activation, rates, self.batchnorm, n_outputs, self._out_activation
+            sizes,
+            self.activation,
+            rates,
+            self.batchnorm,
+            n_outputs,
+            self._out_activation,
         )
 
     def describe_layers(self, n_features="n_features", n_outputs=1) -> str:
@@ -164,75 +224,167 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         return describe_plan(self._layer_plan(n_outputs), n_features)
 
     # --------------------------------------------------------------- fitting
-    def _fit_atomic(self, X, y, sample_weight):
+    def _fit_atomic(self, X, y, **fit_args):
         """Fit, or raise leaving the estimator exactly as it was."""
         before = self.__dict__.copy()
         try:
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, **fit_args)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        groups=None,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+        incremental=False,
+        classes=None,
+    ):
+        first_pass = not hasattr(self, "model_") or (
+            not self.warm_start and not incremental
+        )
         self._hidden_layers()  # cross-parameter rules fail before any data work
         X, y = validate_data(
             self,
             X,
             y,
+            reset=first_pass,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             multi_output=True,
             y_numeric=self._y_numeric,
         )
-        y_train, target_attrs = self._prepare_target(y)
+        y_train, target_attrs = self._prepare_target(y, first_pass, classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        rng = _generator(self.random_state, 0 if first_pass else len(self.loss_curve_))
+        early_stopping = self.early_stopping and not incremental
+        X, y_train, sample_weight, validation = self._split_validation(
+            X,
+            y_train,
+            sample_weight,
+            groups,
+            X_val,
+            y_val,
+            sample_weight_val,
+            early_stopping,
+            rng,
+        )
         X_train = _as_float32(X)
         n_samples, n_features = X.shape
         n_outputs = y_train.shape[1]
         batch_size = self._effective_batch_size(n_samples)
         plan = self._layer_plan(n_outputs)
-        rng = _generator(self.random_state)
-        seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
+        l2 = 0.0 if self.solver == "adamw" else 0.5 * self.alpha / batch_size
+        architecture = (tuple(plan), n_features, l2, self.batchnorm_momentum)
+        optimizer_config = self._optimizer_config()
 
         from . import _model, _train  # Keras is imported here, not at package import
 
-        model = _model.build_model(
-            plan,
-            n_features,
-            seeds,
+        if first_pass:
+            seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
             # MLPRegressor's penalty: 0.5 * alpha * ||W||^2 / batch size
-            l2=0.5 * self.alpha / batch_size,
-            batchnorm_momentum=self.batchnorm_momentum,
-        )
-        _model.compile_model(model, self._make_optimizer(_model), self.loss)
-        monitor = _train.run_epochs(
-            model,
-            X_train,
-            y_train,
-            sample_weight,
-            batch_size=batch_size,
-            n_epochs=self.max_iter,
-            first_epoch=0,
-            stream=_train.RowStream(n_samples, rng, self.shuffle),
+            model = _model.build_model(
+                plan,
+                n_features,
+                seeds,
+                l2=l2,
+                batchnorm_momentum=self.batchnorm_momentum,
+            )
+            _model.compile_model(model, self._make_optimizer(_model), self.loss)
+            state = _train.TrainingState()
+            saved = None
+        else:
+            if architecture != self._architecture:
+                raise ValueError(
+                    "The network's shape changed since the last fit (hidden layers, "
+                    "activation, dropout, batchnorm, alpha, batch size or number of "
+                    "features); warm_start and partial_fit continue the same network. "
+                    "Refit from scratch with warm_start=False."
+                )
+            model = self.model_
+            saved = _model.snapshot(model)
+            if optimizer_config != self._optimizer_config_:
+                _model.compile_model(model, self._make_optimizer(_model), self.loss)
+            state = self._training_state()
+            if not incremental:
+                _model.set_learning_rate(model, self.learning_rate_init)
+
+        rules = _train.StoppingRules(
+            max_epochs=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            use_validation=early_stopping,
+            incremental=incremental,
+            learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
+            learning_rate_init=self.learning_rate_init,
+            power_t=self.power_t,
             verbose=self.verbose,
         )
-        if monitor.diverged_at is not None:
-            raise ValueError(self._divergence_message(monitor))
-        coefs, intercepts, activations, rates = _model.fold_network(plan, model)
-        if not all(np.isfinite(w).all() for w in (*coefs, *intercepts)):
-            raise ValueError(
-                "Training produced non-finite weights; " + self._divergence_advice()
-            )
-
         steps_per_epoch = -(-n_samples // batch_size)
+        validate = None
+        if validation is not None:
+            validate = self._make_validator(plan, validation, _model)
+        monitor = _train.TrainingMonitor(
+            state, rules, steps_per_epoch * batch_size, validate
+        )
+        if early_stopping and not first_pass:
+            monitor.best_weights = model.get_weights()  # the incumbent to beat
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
+        user_callbacks = _model.ForwardOnce(callbacks) if callbacks else None
+        try:
+            _train.run_epochs(
+                model,
+                X_train,
+                y_train,
+                sample_weight,
+                batch_size=batch_size,
+                n_epochs=1 if incremental else self.max_iter,
+                stream=_train.RowStream(n_samples, rng, self.shuffle),
+                monitor=monitor,
+                callbacks=[user_callbacks] if user_callbacks else [],
+            )
+            if user_callbacks:
+                user_callbacks.finish()
+            if monitor.diverged_at is not None:
+                raise ValueError(self._divergence_message(monitor))
+            if early_stopping and monitor.best_weights is not None:
+                model.set_weights(monitor.best_weights)
+            coefs, intercepts, activations, rates = _model.fold_network(plan, model)
+            if not all(np.isfinite(w).all() for w in (*coefs, *intercepts)):
+                raise ValueError(
+                    "Training produced non-finite weights; " + self._divergence_advice()
+                )
+        except BaseException:
+            if saved is not None:  # the network was trained in place: undo
+                _model.restore(model, saved)
+            raise
+
+        if (
+            not incremental
+            and not monitor.stopped
+            and monitor.epochs_run == self.max_iter
+        ):
+            warnings.warn(
+                f"Maximum iterations ({self.max_iter}) reached and the optimization "
+                "hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,  # _fit, _fit_atomic, fit, _fit_context, caller
+            )
         self.model_ = model
-        self.history_ = {"loss": list(monitor.losses)}
-        self.loss_curve_ = list(monitor.losses)
-        self.loss_ = monitor.losses[-1]
-        self.n_iter_ = len(monitor.losses)
-        self.t_ = self.n_iter_ * steps_per_epoch * batch_size
+        self.callbacks_ = callbacks
+        self._architecture = architecture
+        self._optimizer_config_ = optimizer_config
+        self._set_training_state(
+            state, monitor.epochs_run, validation is not None, early_stopping
+        )
         self.n_layers_ = len(coefs) + 1
         self.n_outputs_ = n_outputs
         self.out_activation_ = self._out_activation
@@ -243,6 +395,149 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         for name, value in target_attrs.items():
             setattr(self, name, value)
         return self
+
+    def _split_validation(
+        self,
+        X,
+        y,
+        sample_weight,
+        groups,
+        X_val,
+        y_val,
+        sample_weight_val,
+        early_stopping,
+        rng,
+    ):
+        """Training rows and ``(X_val, y_val, sample_weight_val)`` or None.
+
+        Explicit ``X_val``/``y_val`` are scored after every epoch; they drive
+        the stopping rule only when ``early_stopping=True``. Otherwise, with
+        ``early_stopping=True``, ``validation_fraction`` of the rows is held out
+        by scikit-learn's splitters: grouped when ``groups`` is given (no group
+        on both sides), stratified for single-output classification.
+        """
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be passed together.")
+            X_val = validate_data(
+                self,
+                X_val,
+                reset=False,
+                accept_sparse=("csr", "csc"),
+                dtype=(np.float64, np.float32),
+            )
+            y_val = self._prepare_validation_target(y_val)
+            check_consistent_length(X_val, y_val)
+            if sample_weight_val is not None:
+                sample_weight_val = _check_sample_weight(sample_weight_val, X_val)
+            return X, y, sample_weight, (X_val, y_val, sample_weight_val)
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given but X_val and y_val are not.")
+        if not early_stopping:
+            return X, y, sample_weight, None
+
+        seed = int(rng.integers(2**31 - 1))
+        n_samples = X.shape[0]
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X, groups)
+            splitter = GroupShuffleSplit(
+                n_splits=1, test_size=self.validation_fraction, random_state=seed
+            )
+        elif self._stratify_split(y):
+            splitter = StratifiedShuffleSplit(
+                n_splits=1, test_size=self.validation_fraction, random_state=seed
+            )
+        else:
+            splitter = ShuffleSplit(
+                n_splits=1, test_size=self.validation_fraction, random_state=seed
+            )
+        try:
+            train, val = next(splitter.split(np.zeros((n_samples, 1)), y, groups))
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping=True could not hold out validation_fraction="
+                f"{self.validation_fraction} of {n_samples} rows: {exc}"
+            ) from exc
+        if len(train) == 0 or len(val) == 0:
+            raise ValueError(
+                f"early_stopping=True needs rows on both sides of the validation "
+                f"split; validation_fraction={self.validation_fraction} of "
+                f"{n_samples} rows leaves {len(train)} for training and "
+                f"{len(val)} for validation."
+            )
+        sw_train = None if sample_weight is None else sample_weight[train]
+        sw_val = None if sample_weight is None else sample_weight[val]
+        return X[train], y[train], sw_train, (X[val], y[val], sw_val)
+
+    def _make_validator(self, plan, validation, model_module):
+        X_val, y_val, sw_val = validation
+
+        def validate(model):
+            coefs, intercepts, activations, _ = model_module.fold_network(plan, model)
+            raw = forward(X_val, coefs, intercepts, activations)
+            loss, score = self._validation_metrics(raw, y_val, sw_val)
+            return loss + model_module.penalty(model), score
+
+        return validate
+
+    def _training_state(self):
+        from ._train import TrainingState
+
+        return TrainingState(
+            loss_curve=list(self.loss_curve_),
+            validation_scores=list(self.validation_scores_ or []),
+            validation_losses=list(self.history_.get("val_loss", [])),
+            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
+            best_validation_score=(
+                self.best_validation_score_
+                if self.best_validation_score_ is not None
+                else -np.inf
+            ),
+            no_improvement_count=self._no_improvement_count,
+            n_iter=len(self.loss_curve_),
+            t=self.t_,
+        )
+
+    def _set_training_state(
+        self, state, epochs_run: int, validated: bool, early_stopping: bool
+    ):
+        self.loss_curve_ = list(state.loss_curve)
+        self.loss_ = state.loss_curve[-1]
+        # As MLPRegressor: n_iter_ counts this call's epochs, the curves and t_
+        # the whole training since the network was built.
+        self.n_iter_ = epochs_run
+        self.t_ = state.t
+        self._no_improvement_count = state.no_improvement_count
+        self.history_ = {"loss": list(state.loss_curve)}
+        if validated:
+            self.history_["val_loss"] = list(state.validation_losses)
+            self.history_["val_score"] = list(state.validation_scores)
+        # As MLPRegressor: best_loss_ tracks the training loss unless the
+        # validation score drives stopping; validation attributes exist
+        # (not None) whenever validation data was scored.
+        self.best_loss_ = None if early_stopping else state.best_loss
+        self.validation_scores_ = list(state.validation_scores) if validated else None
+        self.best_validation_score_ = state.best_validation_score if validated else None
+
+    def _optimizer_config(self) -> dict:
+        return {
+            key: getattr(self, key)
+            for key in (
+                "solver",
+                "learning_rate_init",
+                "momentum",
+                "nesterovs_momentum",
+                "beta_1",
+                "beta_2",
+                "epsilon",
+                "alpha",
+                "loss",
+            )
+        }
+
+    def _stratify_split(self, y) -> bool:
+        return False
 
     def _effective_batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -258,6 +553,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+            weight_decay=self.alpha,
         )
 
     def _divergence_advice(self) -> str:
@@ -269,10 +565,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _divergence_message(self, monitor) -> str:
-        loss = monitor.losses[-1]
+        loss = monitor.state.loss_curve[-1]
         return (
             f"Training diverged at epoch {monitor.diverged_at}: the training loss "
-            f"became {loss}. The estimator was left unfitted; "
+            f"became {loss}. The estimator was left as it was before this fit; "
             + self._divergence_advice()
         )
 
@@ -303,14 +599,18 @@ def _as_float32(X):
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
-def _generator(random_state) -> np.random.Generator:
+def _generator(random_state, offset: int) -> np.random.Generator:
     """The fit's own random generator.
 
-    With ``random_state=None`` it is seeded from fresh OS entropy rather than
-    drawn from NumPy's global RNG, so fitting never changes global state.
+    ``offset`` (the epochs already run) gives warm-started fits and
+    ``partial_fit`` calls their own stream. With ``random_state=None`` the
+    generator is seeded from fresh OS entropy rather than drawn from NumPy's
+    global RNG, so fitting never changes global state.
     """
     if random_state is None:
         return np.random.default_rng()
     if isinstance(random_state, Integral):
-        return np.random.default_rng(int(random_state))
-    return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+        seed = int(random_state)
+    else:
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+    return np.random.default_rng([seed, offset])

@@ -26,7 +26,9 @@ ACTIVATION_FUNCTIONS = {
     "tanh": lambda x: np.tanh(x, out=x),
     "relu": lambda x: np.maximum(x, 0, out=x),
     "elu": _elu,
-    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: (
+        _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+    ),
     "gelu": lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))),
     "swish": lambda x: x * expit(x),
 }
@@ -40,7 +42,7 @@ def forward(
 ) -> np.ndarray:
     """Output of the folded network for ``X`` (dense or scipy sparse), in float64."""
     h = X
-    for kernel, bias, activation in zip(coefs, intercepts, activations):
+    for kernel, bias, activation in zip(coefs, intercepts, activations, strict=True):
         if sparse.issparse(h):
             h = np.asarray(h @ kernel)
         else:

@@ -44,9 +44,13 @@ def build_model(
             layers.append(
                 keras.layers.Dense(
                     spec.units,
-                    activation=ACTIVATIONS[spec.activation] if spec.activation else None,
+                    activation=ACTIVATIONS[spec.activation]
+                    if spec.activation
+                    else None,
                     use_bias=spec.use_bias,
-                    kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                    kernel_initializer=keras.initializers.GlorotUniform(
+                        seed=next(seeds)
+                    ),
                     kernel_regularizer=regularizer,
                     name=spec.name,
                 )
@@ -79,11 +83,23 @@ def make_optimizer(
     beta_1: float,
     beta_2: float,
     epsilon: float,
+    weight_decay: float,
 ) -> keras.optimizers.Optimizer:
     if solver == "adam":
         return keras.optimizers.Adam(
             learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
         )
+    if solver == "adamw":
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+        )
+        # Decay the kernels only, like the L2 penalty of the other solvers.
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        return optimizer
     if solver == "sgd":
         return keras.optimizers.SGD(
             learning_rate=learning_rate,
@@ -124,7 +140,10 @@ def fold_network(
     open_dense = False  # last Dense has no activation applied yet
 
     for spec in plan:
-        weights = [np.asarray(w, dtype=np.float64) for w in model.get_layer(spec.name).get_weights()]
+        weights = [
+            np.asarray(w, dtype=np.float64)
+            for w in model.get_layer(spec.name).get_weights()
+        ]
         if spec.kind == "dense":
             kernel = weights[0]
             bias = weights[1] if spec.use_bias else np.zeros(kernel.shape[1])
@@ -159,3 +178,94 @@ def fold_network(
             rates[-1] = spec.rate
             open_dense = False
     return coefs, intercepts, activations, rates
+
+
+def penalty(model: keras.Model) -> float:
+    """The model's current regularization penalty (what Keras adds to the loss)."""
+    return float(sum(np.sum(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+
+
+def snapshot(model: keras.Model) -> tuple[list, list]:
+    """Copies of the weights and optimizer state, for ``restore`` after a failed fit."""
+    optimizer_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    return model.get_weights(), optimizer_state
+
+
+def restore(model: keras.Model, saved: tuple[list, list]) -> None:
+    weights, optimizer_state = saved
+    model.set_weights(weights)
+    for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
+        variable.assign(value)
+
+
+def set_learning_rate(model: keras.Model, value: float) -> None:
+    model.optimizer.learning_rate = value
+
+
+class ForwardOnce(keras.callbacks.Callback):
+    """Hands the user's callbacks one training run although ``fit`` runs in chunks.
+
+    ``on_train_begin`` reaches them on the first chunk only and
+    ``on_train_end`` only through ``finish()``; epoch hooks always. Batch hooks
+    are forwarded only when a user callback defines them, so that Keras keeps
+    its fast path (no Python call per batch) otherwise.
+    """
+
+    _BATCH_HOOKS = (
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_test_batch_begin",
+        "on_test_batch_end",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+    )
+
+    def __init__(self, callbacks: list):
+        super().__init__()
+        self.callbacks = list(callbacks)
+        self._begun = False
+        for hook in self._BATCH_HOOKS:
+            users = [
+                cb
+                for cb in self.callbacks
+                if getattr(type(cb), hook)
+                is not getattr(keras.callbacks.Callback, hook)
+            ]
+            if users:
+                setattr(self, hook, self._forwarder(hook, users))
+
+    @staticmethod
+    def _forwarder(hook, users):
+        def forward(*args, **kwargs):
+            for cb in users:
+                getattr(cb, hook)(*args, **kwargs)
+
+        return forward
+
+    def set_model(self, model):
+        super().set_model(model)
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def on_train_begin(self, logs=None):
+        if not self._begun:
+            self._begun = True
+            for cb in self.callbacks:
+                cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def finish(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)

@@ -30,6 +30,8 @@ BATCHNORM_PLACEMENTS = {
     "after_activation": "Dense(activation) -> [Dropout] -> BatchNormalization",
 }
 
-SOLVERS = ("adam", "sgd", "rmsprop")
+SOLVERS = ("adam", "adamw", "sgd", "rmsprop")
+
+LEARNING_RATE_SCHEDULES = ("constant", "invscaling", "adaptive")
 
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber")

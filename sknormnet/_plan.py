@@ -67,15 +67,23 @@ def layer_plan(
 
     if batchnorm == "input":
         batchnorm_layer("input")
-    for i, (units, rate) in enumerate(zip(hidden_layer_sizes, dropout_rates)):
+    for i, (units, rate) in enumerate(
+        zip(hidden_layer_sizes, dropout_rates, strict=True)
+    ):
         if batchnorm == "before_dense":
             batchnorm_layer(str(i))
         if batchnorm == "before_activation":
             plan.append(LayerSpec("dense", f"dense_{i}", units=units, use_bias=False))
-            batchnorm_layer(str(i), scale=activation not in SCALE_EQUIVARIANT_ACTIVATIONS)
-            plan.append(LayerSpec("activation", f"activation_{i}", activation=activation))
+            batchnorm_layer(
+                str(i), scale=activation not in SCALE_EQUIVARIANT_ACTIVATIONS
+            )
+            plan.append(
+                LayerSpec("activation", f"activation_{i}", activation=activation)
+            )
         else:
-            plan.append(LayerSpec("dense", f"dense_{i}", units=units, activation=activation))
+            plan.append(
+                LayerSpec("dense", f"dense_{i}", units=units, activation=activation)
+            )
         if rate > 0:
             plan.append(LayerSpec("dropout", f"dropout_{i}", rate=float(rate)))
         if batchnorm == "after_activation":

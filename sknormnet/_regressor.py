@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import check_array
 
 from ._base import BaseNormNet
 from ._compat import StrOptions, _fit_context
@@ -59,13 +61,15 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         statistics faster, which helps when there are few steps per epoch.
         Only used when ``batchnorm`` is not None.
 
-    solver : {'adam', 'sgd', 'rmsprop'}, default='adam'
-        The optimizer.
+    solver : {'adam', 'adamw', 'sgd', 'rmsprop'}, default='adam'
+        The optimizer. With 'adamw', ``alpha`` is AdamW's decoupled weight
+        decay on the kernels instead of an L2 term in the loss.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty on the Dense kernels (not the biases, nor
         BatchNorm's parameters). As in MLPRegressor, the training objective is
-        ``loss + 0.5 * alpha * ||W||^2 / batch_size``.
+        ``loss + 0.5 * alpha * ||W||^2 / batch_size``. With
+        ``solver='adamw'``, the weight decay rate instead.
 
     batch_size : int or 'auto', default='auto'
         Rows per training step; 'auto' is ``min(200, n_samples)``. Capped at
@@ -108,6 +112,58 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         Numerical-stability constant. Only used when ``solver`` is 'adam' or
         'rmsprop'. (Keras' own default is 1e-7; this is MLPRegressor's.)
 
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule, as in MLPRegressor. Only used when
+        ``solver='sgd'``.
+
+        - 'constant': ``learning_rate_init`` throughout.
+        - 'invscaling': after each epoch, ``learning_rate_init / (t_ + 1) **
+          power_t``.
+        - 'adaptive': ``learning_rate_init`` as long as the monitored quantity
+          (training loss, or validation score with ``early_stopping``)
+          improves; each time two consecutive epochs fail to improve it by
+          ``tol``, the rate is divided by 5. Training stops when the rate
+          falls below 1e-6.
+
+    power_t : float, default=0.5
+        Exponent of 'invscaling'. Only used when ``solver='sgd'`` and
+        ``learning_rate='invscaling'``.
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training rows
+        (or use ``X_val``/``y_val`` passed to :meth:`fit`) and stop when the
+        validation R² has not improved by ``tol`` for ``n_iter_no_change``
+        consecutive epochs. The weights of the best epoch are restored at the
+        end. The split is made by scikit-learn (``ShuffleSplit`` seeded from
+        ``random_state``, or ``GroupShuffleSplit`` when ``groups`` is passed
+        to :meth:`fit`), never by Keras' ``validation_split``.
+
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction of the training rows (or groups) held out for early
+        stopping. Only used when ``early_stopping=True`` and no ``X_val``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` after which training
+        stops: of the validation score with ``early_stopping``, else of the
+        training loss (as in MLPRegressor, stopping on the training loss is
+        always on; set ``tol=0`` and a large ``n_iter_no_change`` to run
+        ``max_iter`` epochs).
+
+    tol : float, default=1e-4
+        Tolerance of the stopping rule and of the 'adaptive' schedule.
+
+    warm_start : bool, default=False
+        When True, :meth:`fit` continues training ``model_`` (weights and
+        optimizer state) for up to ``max_iter`` more epochs instead of
+        building a new network; the learning rate restarts at
+        ``learning_rate_init``. The network's shape must not change between
+        such fits.
+
+    callbacks : list of keras.callbacks.Callback, default=None
+        Keras callbacks run during training. Each fit uses deep copies
+        (kept in ``callbacks_``), so the parameter itself is never modified,
+        and cloned estimators in a grid search each get their own.
+
     loss : {'squared_error', 'absolute_error', 'huber'}, default='squared_error'
         Training loss. 'squared_error' is half the mean squared error, as in
         MLPRegressor; 'absolute_error' is the mean absolute error (the
@@ -123,19 +179,35 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         The trained Keras model (compiled, with its optimizer state).
 
     history_ : dict
-        Per-epoch training metrics as plain lists, e.g. ``{'loss': [...]}``.
+        Per-epoch metrics as plain lists: ``'loss'``, and when validation
+        data was scored ``'val_loss'`` (same loss and penalty as ``'loss'``)
+        and ``'val_score'`` (R²).
 
     loss_ : float
         The training loss of the last epoch (penalty included).
 
     loss_curve_ : list of float
-        The training loss of each epoch (penalty included).
+        The training loss of each epoch (penalty included), across
+        warm-started fits and ``partial_fit`` calls.
+
+    best_loss_ : float or None
+        The lowest training loss reached; None when ``early_stopping=True``.
+
+    validation_scores_ : list of float or None
+        The validation R² after each epoch, when validation data was scored
+        (``early_stopping=True`` or ``X_val`` passed), else None.
+
+    best_validation_score_ : float or None
+        The best validation R², or None as ``validation_scores_``.
 
     n_iter_ : int
-        The number of epochs run.
+        The number of epochs run by the last call to ``fit``/``partial_fit``.
 
     t_ : int
-        The number of training rows seen: ``n_iter_ * steps * batch_size``.
+        The number of training rows seen since the network was built.
+
+    callbacks_ : list of keras.callbacks.Callback
+        The copies of ``callbacks`` used by the last fit.
 
     coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
         The kernels of the inference-mode network, every BatchNormalization
@@ -225,6 +297,14 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        learning_rate="constant",
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        callbacks=None,
         loss="squared_error",
         verbose=0,
     ):
@@ -246,6 +326,14 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
             beta_1=beta_1,
             beta_2=beta_2,
             epsilon=epsilon,
+            learning_rate=learning_rate,
+            power_t=power_t,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            callbacks=callbacks,
             verbose=verbose,
         )
         self.loss = loss
@@ -253,7 +341,16 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
     _out_activation = "identity"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        groups=None,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the network to X and y.
 
         Parameters
@@ -266,7 +363,28 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
             Target values; 2-D for multi-output regression.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-row weights of the training loss.
+            Per-row weights of the training loss (and of the validation
+            rows held out by ``early_stopping``).
+
+        groups : array-like of shape (n_samples,), default=None
+            Group labels. With ``early_stopping=True`` the validation rows are
+            held out by whole groups (``GroupShuffleSplit``), so no group is on
+            both sides. Unused otherwise. In a meta-estimator, request it with
+            ``set_fit_request(groups=True)`` (metadata routing).
+
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            Validation data, scored after every epoch (``history_['val_loss']``,
+            ``validation_scores_``). With ``early_stopping=True`` it replaces
+            the internal split and drives stopping. In a ``Pipeline``, use
+            ``Pipeline(..., transform_input=["X_val"])`` so that it goes
+            through the same preprocessing as ``X``.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Validation targets; required with ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows.
 
         Returns
         -------
@@ -274,12 +392,74 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
             The fitted estimator. When fitting fails, the error is raised and
             the estimator is left exactly as it was before the call.
         """
-        return self._fit_atomic(X, y, sample_weight)
+        return self._fit_atomic(
+            X,
+            y,
+            sample_weight=sample_weight,
+            groups=groups,
+            X_val=X_val,
+            y_val=y_val,
+            sample_weight_val=sample_weight_val,
+        )
 
-    def _prepare_target(self, y):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on X and y, building the network on the first call.
+
+        Later calls continue the same network and optimizer state (Adam's
+        moments, SGD's momentum, the current learning rate). ``max_iter``,
+        ``early_stopping`` and the stopping rule do not apply.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the training loss.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        return self._fit_atomic(X, y, sample_weight=sample_weight, incremental=True)
+
+    def _prepare_target(self, y, first_pass, classes):
         y = np.asarray(y)
+        if not first_pass and y.ndim != self._y_ndim:
+            raise ValueError(
+                f"y has {y.ndim} dimension(s) but had {self._y_ndim} in the first "
+                "fit; warm_start and partial_fit need the same target shape."
+            )
         y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
         return np.ascontiguousarray(y_2d, dtype=np.float32), {"_y_ndim": y.ndim}
+
+    def _prepare_validation_target(self, y_val):
+        y_val = check_array(
+            y_val, ensure_2d=False, dtype=np.float64, input_name="y_val"
+        )
+        return y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
+
+    def _validation_metrics(self, raw, y_val, sample_weight):
+        residual = raw - y_val
+        if self.loss == "squared_error":
+            per_row = 0.5 * np.mean(residual**2, axis=1)
+        elif self.loss == "absolute_error":
+            per_row = np.mean(np.abs(residual), axis=1)
+        else:  # huber, delta=1
+            size = np.abs(residual)
+            per_row = np.mean(
+                np.where(size <= 1, 0.5 * residual**2, size - 0.5), axis=1
+            )
+        weights = np.ones(len(per_row)) if sample_weight is None else sample_weight
+        # Keras' reduction: weighted sum over the number of rows
+        loss = float(np.sum(per_row * weights) / len(per_row))
+        score = float(r2_score(y_val, raw, sample_weight=sample_weight))
+        return loss, score
 
     def predict(self, X):
         """Predict with the trained network (dropout off, batchnorm in inference mode).

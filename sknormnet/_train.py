@@ -12,6 +12,9 @@ Every epoch is ``ceil(n_samples / batch_size)`` full batches. A pass that does
 not fill its last batch lends the remaining rows from the next reshuffled pass,
 so batches never shrink (BatchNorm statistics of a 1-row batch are useless) and
 every row is seen once per pass.
+
+``TrainingMonitor`` runs at the end of each epoch and implements
+MLPRegressor's stopping rules, learning-rate schedules and progress output.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -26,6 +31,10 @@ from scipy import sparse
 
 # Upper bound on the bytes of one laid-out chunk of epochs (X rows, float32).
 CHUNK_BYTES = 64 * 2**20
+# 'adaptive' stops once the learning rate falls below this (as MLPRegressor).
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+# 'adaptive' divides the learning rate after this many epochs without progress.
+ADAPTIVE_PATIENCE = 2
 
 
 class RowStream:
@@ -53,33 +62,141 @@ class RowStream:
         return stream[:count]
 
 
-class EpochMonitor(keras.callbacks.Callback):
-    """Records each epoch's loss, stops on divergence, prints progress when asked."""
+@dataclass
+class TrainingState:
+    """What carries over between warm-started fits and ``partial_fit`` calls."""
 
-    def __init__(self, max_epochs: int, first_epoch: int, verbose: int):
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    validation_losses: list = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    no_improvement_count: int = 0
+    n_iter: int = 0
+    t: int = 0
+
+
+@dataclass
+class StoppingRules:
+    """The estimator's stopping and schedule parameters, as the monitor needs them."""
+
+    max_epochs: int
+    tol: float
+    n_iter_no_change: int
+    use_validation: bool  # stop on the validation score (early_stopping)
+    incremental: bool  # partial_fit: one epoch, no stopping rule
+    learning_rate: str  # 'constant', 'invscaling', 'adaptive'
+    learning_rate_init: float
+    power_t: float
+    verbose: int
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """End-of-epoch bookkeeping: curves, divergence, stopping, schedules, progress.
+
+    ``validate`` (optional) maps the model to ``(validation_loss, validation_score)``.
+    """
+
+    def __init__(
+        self,
+        state: TrainingState,
+        rules: StoppingRules,
+        rows_per_epoch: int,
+        validate: Callable | None = None,
+    ):
         super().__init__()
-        self.max_epochs = max_epochs
-        self.first_epoch = first_epoch
-        self.verbose = verbose
-        self.losses: list[float] = []
+        self.state = state
+        self.rules = rules
+        self.rows_per_epoch = rows_per_epoch
+        self.validate = validate
+        self.epochs_run = 0
         self.diverged_at: int | None = None
+        self.converged = False
+        self.best_weights: list | None = None
         self._start = time.perf_counter()
+        self._adaptive_count = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.converged or self.diverged_at is not None
 
     def on_epoch_end(self, epoch, logs=None):
+        state, rules = self.state, self.rules
         loss = float(logs["loss"])
-        self.losses.append(loss)
-        if self.verbose:
-            elapsed = time.perf_counter() - self._start
-            width = len(str(self.max_epochs))
-            print(
-                f"Epoch {epoch + 1:>{width}}/{self.max_epochs}"
-                f"  loss: {loss:.6g}  elapsed: {elapsed:.2f}s",
-                file=sys.stdout,
-                flush=True,
-            )
+        self.epochs_run += 1
+        state.n_iter += 1
+        state.t += self.rows_per_epoch
+        state.loss_curve.append(loss)
         if not math.isfinite(loss):
-            self.diverged_at = epoch + 1
+            self.diverged_at = state.n_iter
             self.model.stop_training = True
+            self._print(loss)
+            return
+
+        improved = loss < state.best_loss - rules.tol
+        state.best_loss = min(state.best_loss, loss)
+        if self.validate is not None:
+            val_loss, val_score = self.validate(self.model)
+            state.validation_losses.append(val_loss)
+            state.validation_scores.append(val_score)
+            if rules.use_validation:
+                improved = val_score >= state.best_validation_score + rules.tol
+                if val_score > state.best_validation_score:
+                    self.best_weights = self.model.get_weights()
+            state.best_validation_score = max(state.best_validation_score, val_score)
+        state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+        self._print(loss)
+        if rules.incremental:
+            return
+        self._update_learning_rate(improved)
+        if (
+            rules.learning_rate != "adaptive"
+            and state.no_improvement_count > rules.n_iter_no_change
+        ):
+            what = "Validation score" if rules.use_validation else "Training loss"
+            self._stop(
+                f"{what} did not improve more than tol={rules.tol:g} for "
+                f"{rules.n_iter_no_change} consecutive epochs. Stopping."
+            )
+
+    def _update_learning_rate(self, improved: bool) -> None:
+        rules = self.rules
+        optimizer = self.model.optimizer
+        if rules.learning_rate == "invscaling":
+            optimizer.learning_rate = rules.learning_rate_init / (
+                (self.state.t + 1) ** rules.power_t
+            )
+        elif rules.learning_rate == "adaptive":
+            self._adaptive_count = 0 if improved else self._adaptive_count + 1
+            if self._adaptive_count >= ADAPTIVE_PATIENCE:
+                self._adaptive_count = 0
+                new_rate = float(optimizer.learning_rate) / 5.0
+                if new_rate < MIN_ADAPTIVE_LEARNING_RATE:
+                    self._stop("Learning rate too small. Stopping.")
+                else:
+                    optimizer.learning_rate = new_rate
+                    if rules.verbose:
+                        print(f"Setting learning rate to {new_rate:g}", flush=True)
+
+    def _stop(self, message: str) -> None:
+        self.converged = True
+        self.model.stop_training = True
+        if self.rules.verbose:
+            print(message, flush=True)
+
+    def _print(self, loss: float) -> None:
+        if not self.rules.verbose:
+            return
+        state = self.state
+        width = len(str(self.rules.max_epochs))
+        parts = [f"Epoch {state.n_iter:>{width}}", f"loss: {loss:.6g}"]
+        if self.validate is not None and len(state.validation_losses) == len(
+            state.loss_curve
+        ):
+            parts.append(f"val_loss: {state.validation_losses[-1]:.6g}")
+            parts.append(f"val_score: {state.validation_scores[-1]:.4f}")
+        parts.append(f"{time.perf_counter() - self._start:.2f}s")
+        print("  ".join(parts), file=sys.stdout, flush=True)
 
 
 def run_epochs(
@@ -90,11 +207,11 @@ def run_epochs(
     *,
     batch_size: int,
     n_epochs: int,
-    first_epoch: int,
     stream: RowStream,
-    verbose: int,
-) -> EpochMonitor:
-    """Train ``model`` for ``n_epochs`` epochs; return the monitor with the curve.
+    monitor: TrainingMonitor,
+    callbacks: list,
+) -> None:
+    """Train ``model`` for up to ``n_epochs`` epochs, until ``monitor`` stops it.
 
     ``X`` is a float32 array or a scipy sparse matrix (densified one chunk at a
     time, so memory stays bounded by ``CHUNK_BYTES``).
@@ -103,12 +220,11 @@ def run_epochs(
     steps_per_epoch = math.ceil(n_samples / batch_size)
     rows_per_epoch = steps_per_epoch * batch_size
     epochs_per_chunk = max(1, CHUNK_BYTES // (rows_per_epoch * max(n_features, 1) * 4))
-    last_epoch = first_epoch + n_epochs
-    monitor = EpochMonitor(last_epoch, first_epoch, verbose)
 
-    epoch = first_epoch
-    while epoch < last_epoch and monitor.diverged_at is None:
-        chunk = min(epochs_per_chunk, last_epoch - epoch)
+    first = monitor.state.n_iter
+    done = 0
+    while done < n_epochs and not monitor.stopped:
+        chunk = min(epochs_per_chunk, n_epochs - done)
         rows = stream.take(chunk * rows_per_epoch)
         X_chunk = X[rows]
         if sparse.issparse(X_chunk):
@@ -118,12 +234,13 @@ def run_epochs(
             y[rows],
             sample_weight=None if sample_weight is None else sample_weight[rows],
             batch_size=batch_size,
-            epochs=epoch + chunk,
-            initial_epoch=epoch,
+            initial_epoch=first + done,
+            epochs=first + done + chunk,
             steps_per_epoch=steps_per_epoch,
             shuffle=False,
             verbose=0,
-            callbacks=[monitor],
+            callbacks=[monitor, *callbacks],
         )
-        epoch += chunk
-    return monitor
+        done += chunk
+        if monitor.epochs_run < done:  # a user callback stopped training
+            break

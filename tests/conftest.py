@@ -3,8 +3,8 @@ import os
 # Quiet TensorFlow's C++ start-up logging; must happen before Keras imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,9 @@ def spotify_like():
             "track_artist": [f"artist_{i}" for i in rng.integers(0, 40, n)],
         }
     )
-    genre_effect = frame["playlist_genre"].map({"pop": 0.2, "rock": 0.0, "rap": 0.1, "edm": -0.1})
+    genre_effect = frame["playlist_genre"].map(
+        {"pop": 0.2, "rock": 0.0, "rap": 0.1, "edm": -0.1}
+    )
     y = (
         0.4
         + 0.3 * frame["danceability"]
