@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import random
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -286,7 +288,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         architecture = (tuple(plan), n_features, l2, self.batchnorm_momentum)
         optimizer_config = self._optimizer_config()
 
-        from . import _model, _train  # Keras is imported here, not at package import
+        _model, _train = _keras_modules()
 
         if first_pass:
             seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
@@ -583,6 +585,26 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             reset=False,
         )
         return forward(X, self.coefs_, self.intercepts_, self._activations)
+
+
+def _keras_modules():
+    """The Keras-dependent modules, imported on first use (not at package import).
+
+    Importing TensorFlow or JAX draws from NumPy's global RNG (TensorFlow from
+    Python's ``random`` too); both states are put back, so that a first fit
+    leaves global state as it found it.
+    """
+    if "sknormnet._train" not in sys.modules:
+        numpy_state = np.random.get_state()  # noqa: NPY002 - saved, not used
+        python_state = random.getstate()
+        try:
+            from . import _model, _train
+        finally:
+            np.random.set_state(numpy_state)  # noqa: NPY002
+            random.setstate(python_state)
+    from . import _model, _train
+
+    return _model, _train
 
 
 def _as_float32(X):
