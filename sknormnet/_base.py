@@ -160,8 +160,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------ architecture
     def _hidden_layers(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
         """Validated hidden layer sizes and one dropout rate per hidden layer."""
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        # object arrays keep each entry's own type; 0-d arrays become 1 entry
+        sizes = np.asarray(self.hidden_layer_sizes, dtype=object).reshape(-1).tolist()
         if not sizes:
             raise ValueError(
                 "hidden_layer_sizes must name at least one hidden layer, got ()."
@@ -172,25 +172,23 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
             )
-        rate = self.dropout_rate
-        if isinstance(rate, Real):
-            rates = (float(rate),) * len(sizes)
-        else:
-            rates = tuple(rate)
-            if len(rates) != len(sizes):
-                raise ValueError(
-                    f"dropout_rate has {len(rates)} rates for {len(sizes)} hidden "
-                    f"layers (hidden_layer_sizes={sizes!r}); give one rate per hidden "
-                    "layer, or a single float for all."
-                )
-            if any(
-                not isinstance(r, Real) or isinstance(r, bool) or not 0 <= r < 1
-                for r in rates
-            ):
-                raise ValueError(
-                    f"dropout_rate must hold floats in [0, 1), got {self.dropout_rate!r}."
-                )
-            rates = tuple(float(r) for r in rates)
+        rates = np.asarray(self.dropout_rate, dtype=object).reshape(-1).tolist()
+        if np.ndim(self.dropout_rate) == 0:
+            rates = rates * len(sizes)
+        elif len(rates) != len(sizes):
+            raise ValueError(
+                f"dropout_rate has {len(rates)} rates for {len(sizes)} hidden "
+                f"layers (hidden_layer_sizes={tuple(sizes)!r}); give one rate per "
+                "hidden layer, or a single float for all."
+            )
+        if any(
+            not isinstance(r, Real) or isinstance(r, bool) or not 0 <= r < 1
+            for r in rates
+        ):
+            raise ValueError(
+                f"dropout_rate must hold floats in [0, 1), got {self.dropout_rate!r}."
+            )
+        rates = tuple(float(r) for r in rates)
         return tuple(int(s) for s in sizes), rates
 
     def _layer_plan(self, n_outputs: int) -> list[LayerSpec]:
@@ -279,7 +277,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             early_stopping,
             rng,
         )
-        X_train = _as_float32(X)
+        X_train = as_float32(X)
         n_samples, n_features = X.shape
         n_outputs = y_train.shape[1]
         batch_size = self._effective_batch_size(n_samples)
@@ -607,14 +605,14 @@ def _keras_modules():
     return _model, _train
 
 
-def _as_float32(X):
-    """The training copy of X in float32; values beyond float32's range are an error."""
+def as_float32(X, name: str = "X"):
+    """The training copy of X (or y) in float32; values beyond its range are an error."""
     values = X.data if sparse.issparse(X) else X
     if values.size and np.abs(values).max() > _FLOAT32_MAX:
         raise ValueError(
-            "Input X contains values too large for float32 (largest magnitude "
+            f"Input {name} contains values too large for float32 (largest magnitude "
             f"{np.abs(values).max():.3g}); the network trains in float32. "
-            "Scale the features first."
+            "Scale them first."
         )
     if sparse.issparse(X):
         return X.astype(np.float32).tocsr()

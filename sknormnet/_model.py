@@ -187,7 +187,7 @@ def penalty(model: keras.Model) -> float:
 
 def snapshot(model: keras.Model) -> tuple[list, list]:
     """Copies of the weights and optimizer state, for ``restore`` after a failed fit."""
-    optimizer_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    optimizer_state = [v.numpy() for v in model.optimizer.variables]
     return model.get_weights(), optimizer_state
 
 

@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array
 
-from ._base import BaseNormNet
+from ._base import BaseNormNet, as_float32
 from ._compat import StrOptions, _fit_context
 from ._names import REGRESSION_LOSSES
 
@@ -436,7 +436,7 @@ default=None
                 "fit; warm_start and partial_fit need the same target shape."
             )
         y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
-        return np.ascontiguousarray(y_2d, dtype=np.float32), {"_y_ndim": y.ndim}
+        return as_float32(y_2d, "y"), {"_y_ndim": y.ndim}
 
     def _prepare_validation_target(self, y_val):
         y_val = check_array(

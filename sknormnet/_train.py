@@ -112,13 +112,16 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.epochs_run = 0
         self.diverged_at: int | None = None
         self.converged = False
+        self.stopped_by_callback = False
         self.best_weights: list | None = None
         self._start = time.perf_counter()
         self._adaptive_count = 0
 
     @property
     def stopped(self) -> bool:
-        return self.converged or self.diverged_at is not None
+        return (
+            self.converged or self.stopped_by_callback or self.diverged_at is not None
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         state, rules = self.state, self.rules
@@ -146,9 +149,13 @@ class TrainingMonitor(keras.callbacks.Callback):
             state.best_validation_score = max(state.best_validation_score, val_score)
         state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
         self._print(loss)
+        # Runs after the user's callbacks (last in the list): a stop they asked
+        # for must outlive this chunk's model.fit call.
+        if self.model.stop_training and not self.stopped:
+            self.stopped_by_callback = True
+        self._update_learning_rate(improved)
         if rules.incremental:
             return
-        self._update_learning_rate(improved)
         if (
             rules.learning_rate != "adaptive"
             and state.no_improvement_count > rules.n_iter_no_change
@@ -239,8 +246,6 @@ def run_epochs(
             steps_per_epoch=steps_per_epoch,
             shuffle=False,
             verbose=0,
-            callbacks=[monitor, *callbacks],
+            callbacks=[*callbacks, monitor],
         )
         done += chunk
-        if monitor.epochs_run < done:  # a user callback stopped training
-            break

@@ -90,13 +90,6 @@ def test_errors_too_large_for_float32_in_sparse_X(data):
         NormNetRegressor(**PARAMS).fit(X_sparse, y)
 
 
-@pytest.mark.xfail(
-    reason="y is cast to float32 unchecked (_prepare_target): 1e39 becomes inf "
-    "with a RuntimeWarning, training runs, and the error is 'Training diverged "
-    "at epoch 1' advising to scale the inputs, instead of naming y and float32 "
-    "as X's guard does",
-    strict=True,
-)
 def test_errors_y_too_large_for_float32_names_float32(data):
     X, y = data
     reg = NormNetRegressor(**PARAMS)

@@ -120,12 +120,6 @@ def test_params_invalid_value_raises_value_error_naming_it(small_data, params, n
     assert set(vars(reg)) == set(reg.get_params())
 
 
-@pytest.mark.xfail(
-    reason="a 0-d NumPy array passes the 'array-like' constraint, then "
-    "_hidden_layers calls tuple() on it: TypeError 'iteration over a 0-d "
-    "array', which neither is a ValueError nor names the parameter",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["dropout_rate", "hidden_layer_sizes"])
 def test_params_zero_dim_array_gives_clear_error(small_data, name):
     X, y = small_data

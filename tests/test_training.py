@@ -525,12 +525,6 @@ def test_partial_fit_one_epoch_per_call(split_easy):
             previous = current
 
 
-@pytest.mark.xfail(
-    reason="partial_fit returns before the learning-rate schedule is updated "
-    "(TrainingMonitor.on_epoch_end: `if rules.incremental: return`), so "
-    "'invscaling' never decays across partial_fit calls; MLPRegressor decays it",
-    strict=True,
-)
 def test_partial_fit_follows_invscaling_schedule(easy_regression):
     X, y = easy_regression
     est = _net(solver="sgd", learning_rate="invscaling", power_t=0.5)
@@ -812,11 +806,6 @@ def test_callbacks_cloned_per_estimator():
 
 # easy_regression: 2 batches of 200 rows x 4 float32 features = 6400 bytes/epoch
 THREE_EPOCHS_PER_CHUNK = 3 * 400 * 4 * 4
-CHUNK_BOUNDARY_BUG = (
-    "A stop requested by a user callback on the last epoch of a chunk is lost: "
-    "run_epochs only checks monitor.epochs_run < done, and the next model.fit "
-    "call resets model.stop_training"
-)
 
 
 @pytest.mark.parametrize(
@@ -825,15 +814,14 @@ CHUNK_BOUNDARY_BUG = (
         (None, 1),
         (None, 2),
         (THREE_EPOCHS_PER_CHUNK, 1),  # the stop lands inside the first chunk
-        pytest.param(
+        # a stop on a chunk's last epoch must outlive that chunk's model.fit
+        (
             THREE_EPOCHS_PER_CHUNK,  # the stop lands on the first chunk's end
             2,
-            marks=pytest.mark.xfail(reason=CHUNK_BOUNDARY_BUG, strict=True),
         ),
-        pytest.param(
+        (
             1,  # every epoch its own chunk
             1,
-            marks=pytest.mark.xfail(reason=CHUNK_BOUNDARY_BUG, strict=True),
         ),
     ],
 )
