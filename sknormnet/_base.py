@@ -282,6 +282,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         n_outputs = y_train.shape[1]
         batch_size = self._effective_batch_size(n_samples)
         plan = self._layer_plan(n_outputs)
+        # MLPRegressor's penalty, 0.5 * alpha * ||W||^2 / batch size (adamw
+        # applies alpha as decoupled weight decay instead)
         l2 = 0.0 if self.solver == "adamw" else 0.5 * self.alpha / batch_size
         architecture = (tuple(plan), n_features, l2, self.batchnorm_momentum)
         optimizer_config = self._optimizer_config()
@@ -290,7 +292,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
         if first_pass:
             seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
-            # MLPRegressor's penalty: 0.5 * alpha * ||W||^2 / batch size
             model = _model.build_model(
                 plan,
                 n_features,
