@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 import sys
 import warnings
@@ -288,7 +289,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         architecture = (tuple(plan), n_features, l2, self.batchnorm_momentum)
         optimizer_config = self._optimizer_config()
 
-        _model, _train = _keras_modules()
+        _model, _train, _trainers = _keras_modules()
 
         if first_pass:
             seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
@@ -300,8 +301,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 batchnorm_momentum=self.batchnorm_momentum,
             )
             _model.compile_model(model, self._make_optimizer(_model), self.loss)
+            optimizer = model.optimizer
             state = _train.TrainingState()
-            saved = None
         else:
             if architecture != self._architecture:
                 raise ValueError(
@@ -311,12 +312,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                     "Refit from scratch with warm_start=False."
                 )
             model = self.model_
-            saved = _model.snapshot(model)
-            if optimizer_config != self._optimizer_config_:
-                _model.compile_model(model, self._make_optimizer(_model), self.loss)
+            optimizer = (
+                model.optimizer
+                if optimizer_config == self._optimizer_config_
+                else self._make_optimizer(_model)  # fresh state for the new settings
+            )
             state = self._training_state()
-            if not incremental:
-                _model.set_learning_rate(model, self.learning_rate_init)
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
 
         rules = _train.StoppingRules(
             max_epochs=self.max_iter,
@@ -336,13 +339,42 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         monitor = _train.TrainingMonitor(
             state, rules, steps_per_epoch * batch_size, validate
         )
-        if early_stopping and not first_pass:
-            monitor.best_weights = model.get_weights()  # the incumbent to beat
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
         user_callbacks = _model.ForwardOnce(callbacks) if callbacks else None
-        try:
+
+        def build_trainer():
+            trainer = _model.build_model(
+                plan,
+                n_features,
+                itertools.count(),  # weights are loaded from the estimator's model
+                l2=l2,
+                batchnorm_momentum=self.batchnorm_momentum,
+            )
+            _model.compile_model(trainer, self._make_optimizer(_model), self.loss)
+            return trainer
+
+        # Everything that shapes the compiled train step; the learning rate is
+        # a variable, set below.
+        trainer_key = (
+            architecture,
+            tuple(
+                sorted(
+                    (k, v)
+                    for k, v in optimizer_config.items()
+                    if k != "learning_rate_init"
+                )
+            ),
+        )
+        # The estimator's model_ is only written once training succeeded, so a
+        # failed fit (error, divergence, interrupt) leaves it as it was.
+        with _trainers.trainer_for(trainer_key, build_trainer) as trainer:
+            _trainers.load(trainer, model, optimizer)
+            if not incremental:
+                _model.set_learning_rate(trainer, self.learning_rate_init)
+            if early_stopping and not first_pass:
+                monitor.best_weights = trainer.get_weights()  # the incumbent to beat
             _train.run_epochs(
-                model,
+                trainer,
                 X_train,
                 y_train,
                 sample_weight,
@@ -357,16 +389,15 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             if monitor.diverged_at is not None:
                 raise ValueError(self._divergence_message(monitor))
             if early_stopping and monitor.best_weights is not None:
-                model.set_weights(monitor.best_weights)
-            coefs, intercepts, activations, rates = _model.fold_network(plan, model)
+                trainer.set_weights(monitor.best_weights)
+            coefs, intercepts, activations, rates = _model.fold_network(plan, trainer)
             if not all(np.isfinite(w).all() for w in (*coefs, *intercepts)):
                 raise ValueError(
                     "Training produced non-finite weights; " + self._divergence_advice()
                 )
-        except BaseException:
-            if saved is not None:  # the network was trained in place: undo
-                _model.restore(model, saved)
-            raise
+            if optimizer is not model.optimizer:
+                _model.compile_model(model, optimizer, self.loss)
+            _trainers.store(trainer, model)
 
         if (
             not incremental
@@ -593,17 +624,17 @@ def _keras_modules():
     Python's ``random`` too); both states are put back, so that a first fit
     leaves global state as it found it.
     """
-    if "sknormnet._train" not in sys.modules:
+    if "sknormnet._trainers" not in sys.modules:
         numpy_state = np.random.get_state()  # noqa: NPY002 - saved, not used
         python_state = random.getstate()
         try:
-            from . import _model, _train
+            from . import _model, _train, _trainers
         finally:
             np.random.set_state(numpy_state)  # noqa: NPY002
             random.setstate(python_state)
-    from . import _model, _train
+    from . import _model, _train, _trainers
 
-    return _model, _train
+    return _model, _train, _trainers
 
 
 def as_float32(X, name: str = "X"):

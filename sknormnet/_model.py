@@ -185,19 +185,6 @@ def penalty(model: keras.Model) -> float:
     return float(sum(np.sum(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
 
 
-def snapshot(model: keras.Model) -> tuple[list, list]:
-    """Copies of the weights and optimizer state, for ``restore`` after a failed fit."""
-    optimizer_state = [v.numpy() for v in model.optimizer.variables]
-    return model.get_weights(), optimizer_state
-
-
-def restore(model: keras.Model, saved: tuple[list, list]) -> None:
-    weights, optimizer_state = saved
-    model.set_weights(weights)
-    for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
-        variable.assign(value)
-
-
 def set_learning_rate(model: keras.Model, value: float) -> None:
     model.optimizer.learning_rate = value
 

@@ -1,0 +1,74 @@
+"""Compiled trainer models, reused across fits of the same network.
+
+Most of a small fit's cost is Keras tracing (TensorFlow) or compiling (JAX)
+the train step, once per model object: about a second, against a few hundred
+milliseconds for the training itself on the lesson's data sizes. Each fresh
+Keras model also leaves ~5-10 MB behind in the backend after its traced
+functions are gone. A grid search fits the same architecture for every fold,
+so the package keeps a few compiled "trainer" models, keyed by everything
+that shapes the compiled step, and trains in them: the estimator's own
+``model_`` is loaded into the trainer (weights, BatchNorm statistics, dropout
+seed states, optimizer state), trained there, and copied back.
+
+The pool is small (``MAX_TRAINERS``), least-recently-used, and safe under
+threads: a trainer is taken out of the pool while a fit uses it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+
+import keras
+
+MAX_TRAINERS = 4
+
+_pool: OrderedDict[Hashable, keras.Model] = OrderedDict()
+_lock = threading.Lock()
+
+
+@contextmanager
+def trainer_for(
+    key: Hashable, build: Callable[[], keras.Model]
+) -> Iterator[keras.Model]:
+    """A compiled model for ``key``: from the pool, or made by ``build()``."""
+    with _lock:
+        trainer = _pool.pop(key, None)
+    if trainer is None:
+        trainer = build()
+        trainer.optimizer.build(trainer.trainable_variables)
+    try:
+        yield trainer
+    finally:
+        with _lock:
+            _pool[key] = trainer
+            while len(_pool) > MAX_TRAINERS:
+                _pool.popitem(last=False)
+
+
+def clear() -> None:
+    """Forget every pooled trainer (their memory is freed with them)."""
+    with _lock:
+        _pool.clear()
+
+
+def load(trainer: keras.Model, model: keras.Model, optimizer) -> None:
+    """Put ``model``'s variables (weights, BatchNorm statistics, dropout seed
+    states) and ``optimizer``'s state into ``trainer``."""
+    _assign(trainer.variables, model.variables)
+    _assign(trainer.optimizer.variables, optimizer.variables)
+
+
+def store(trainer: keras.Model, model: keras.Model) -> None:
+    """Copy the trained state back into the estimator's ``model``."""
+    _assign(model.variables, trainer.variables)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    _assign(model.optimizer.variables, trainer.optimizer.variables)
+
+
+def _assign(targets, sources) -> None:
+    for target, source in zip(targets, sources, strict=True):
+        target.assign(source.value)
