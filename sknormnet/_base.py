@@ -143,7 +143,12 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _prepare_target(self, y, first_pass: bool, classes) -> tuple[np.ndarray, dict]:
-        """Return the float32 2-D training target and the target's fitted attributes."""
+        """Return the float32 2-D training target and the target's fitted attributes.
+
+        The attributes are set as soon as this returns (``_fit_atomic`` undoes
+        them if the fit fails), so the hooks called later in the fit see the
+        current target's: a classifier's classes and output activation.
+        """
 
     @abstractmethod
     def _prepare_validation_target(self, y_val) -> np.ndarray:
@@ -151,12 +156,25 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _validation_metrics(self, raw, y_val, sample_weight) -> tuple[float, float]:
-        """``(loss, score)`` of the network's raw output on validation data."""
+        """``(loss, score)`` on validation data.
+
+        ``raw`` is the output layer before its activation: a regressor's
+        predictions, a classifier's logits.
+        """
+
+    def _target_sample_weight(self, y, sample_weight):
+        """The training rows' weights: ``sample_weight`` (validated, or None)
+        times any weight the target implies (a classifier's ``class_weight``)."""
+        return sample_weight
 
     @property
     @abstractmethod
     def _out_activation(self) -> str:
-        """Activation of the output layer (MLPRegressor's ``out_activation_``)."""
+        """Activation of the output layer (MLPRegressor's ``out_activation_``).
+
+        Read after ``_prepare_target``'s attributes are set: it may depend on
+        the target (a classifier's sigmoid or softmax).
+        """
 
     # ------------------------------------------------------------ architecture
     def _hidden_layers(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
@@ -263,8 +281,11 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             y_numeric=self._y_numeric,
         )
         y_train, target_attrs = self._prepare_target(y, first_pass, classes)
+        for name, value in target_attrs.items():
+            setattr(self, name, value)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        sample_weight = self._target_sample_weight(y, sample_weight)
         rng = _generator(self.random_state, 0 if first_pass else len(self.loss_curve_))
         early_stopping = self.early_stopping and not incremental
         X, y_train, sample_weight, validation = self._split_validation(
@@ -424,8 +445,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         self.intercepts_ = intercepts
         self._activations = activations
         self._dropout_rates = rates
-        for name, value in target_attrs.items():
-            setattr(self, name, value)
         return self
 
     def _split_validation(
@@ -507,8 +526,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
         def validate(model):
             coefs, intercepts, activations, _ = model_module.fold_network(plan, model)
-            raw = forward(X_val, coefs, intercepts, activations)
-            loss, score = self._validation_metrics(raw, y_val, sw_val)
+            logits = forward(X_val, coefs, intercepts, [*activations[:-1], "identity"])
+            loss, score = self._validation_metrics(logits, y_val, sw_val)
             return loss + model_module.penalty(model), score
 
         return validate
@@ -605,7 +624,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
 
     # ------------------------------------------------------------- predicting
-    def _forward(self, X) -> np.ndarray:
+    def _forward(self, X, *, logits: bool = False) -> np.ndarray:
+        """The network's output for X; with ``logits``, before the output activation."""
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -614,7 +634,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        return forward(X, self.coefs_, self.intercepts_, self._activations)
+        activations = self._activations
+        if logits:
+            activations = [*activations[:-1], "identity"]
+        return forward(X, self.coefs_, self.intercepts_, activations)
 
 
 def _keras_modules():

@@ -19,6 +19,14 @@ def _elu(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
 
+def _softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so that exp never overflows."""
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
 # In-place where NumPy allows it: the arrays are the pass's own intermediates.
 ACTIVATION_FUNCTIONS = {
     "identity": lambda x: x,
@@ -31,6 +39,7 @@ ACTIVATION_FUNCTIONS = {
     ),
     "gelu": lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))),
     "swish": lambda x: x * expit(x),
+    "softmax": _softmax,  # the multiclass output only
 }
 
 

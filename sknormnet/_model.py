@@ -11,16 +11,27 @@ from collections.abc import Iterator
 import keras
 import numpy as np
 
-from ._names import ACTIVATIONS
+from ._names import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._plan import LayerSpec
 
 # loss name -> (Keras loss, weight). squared_error is half the mean squared
 # error, as in MLPRegressor, so loss_curve_ and alpha mean what they mean there.
+# log_loss is MLPClassifier's: the mean over rows of the cross-entropy summed
+# over the outputs, with the same L2 penalty. On sigmoid outputs (binary,
+# multilabel) it is BinaryCrossentropy, which Keras averages over the outputs:
+# compile_model multiplies the weight by the number of outputs.
 _KERAS_LOSSES = {
     "squared_error": (keras.losses.MeanSquaredError, 0.5),
     "absolute_error": (keras.losses.MeanAbsoluteError, 1.0),
     "huber": (keras.losses.Huber, 1.0),
+    "log_loss": (keras.losses.BinaryCrossentropy, 1.0),
 }
+# On a softmax output (multiclass) log_loss is CategoricalCrossentropy on the
+# one-hot target, already summed over the classes.
+_SOFTMAX_LOSSES = {"log_loss": (keras.losses.CategoricalCrossentropy, 1.0)}
+
+# every activation the plan can name: the hidden ones and the output-only ones
+_KERAS_ACTIVATIONS = {**ACTIVATIONS, **OUTPUT_ACTIVATIONS}
 
 
 def build_model(
@@ -44,7 +55,7 @@ def build_model(
             layers.append(
                 keras.layers.Dense(
                     spec.units,
-                    activation=ACTIVATIONS[spec.activation]
+                    activation=_KERAS_ACTIVATIONS[spec.activation]
                     if spec.activation
                     else None,
                     use_bias=spec.use_bias,
@@ -63,7 +74,9 @@ def build_model(
             )
         elif spec.kind == "activation":
             layers.append(
-                keras.layers.Activation(ACTIVATIONS[spec.activation], name=spec.name)
+                keras.layers.Activation(
+                    _KERAS_ACTIVATIONS[spec.activation], name=spec.name
+                )
             )
         elif spec.kind == "dropout":
             layers.append(
@@ -112,7 +125,14 @@ def make_optimizer(
 
 
 def compile_model(model: keras.Model, optimizer, loss: str) -> None:
-    loss_class, weight = _KERAS_LOSSES[loss]
+    """Compile with the Keras loss for ``loss`` and the model's output layer."""
+    output = model.get_layer("output")
+    if output.get_config()["activation"] == "softmax":
+        loss_class, weight = _SOFTMAX_LOSSES[loss]
+    else:
+        loss_class, weight = _KERAS_LOSSES[loss]
+        if loss == "log_loss":
+            weight *= output.units
     model.compile(optimizer=optimizer, loss=loss_class(), loss_weights=weight)
 
 

@@ -17,6 +17,10 @@ ACTIVATIONS = {
     "swish": "silu",
 }
 
+# Output-only activations (a classifier's multiclass output): never a hidden
+# layer's, so not among the values of the ``activation`` parameter.
+OUTPUT_ACTIVATIONS = {"softmax": "softmax"}
+
 # Activations f with f(g * x) = g * f(x) for g > 0: a BatchNormalization scale
 # (gamma) placed right before them can be absorbed by the next Dense kernel.
 SCALE_EQUIVARIANT_ACTIVATIONS = frozenset({"identity", "relu"})
@@ -35,3 +39,5 @@ SOLVERS = ("adam", "adamw", "sgd", "rmsprop")
 LEARNING_RATE_SCHEDULES = ("constant", "invscaling", "adaptive")
 
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber")
+
+CLASSIFICATION_LOSSES = ("log_loss",)

@@ -1,9 +1,9 @@
 """scikit-learn's estimator checks on small instances of every public estimator."""
 
-from sklearn.base import is_regressor
+from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknormnet import NormNetRegressor
+from sknormnet import NormNetClassifier, NormNetRegressor
 
 # Minibatch training cannot make fitting with a weight of 2 identical to
 # fitting a duplicated row (the duplicate lands in a different batch, and
@@ -37,6 +37,22 @@ ESTIMATORS = [
         learning_rate_init=0.01,
         random_state=0,
     ),
+    NormNetClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=30,
+        batch_size=32,
+        learning_rate_init=0.01,
+        random_state=0,
+    ),
+    NormNetClassifier(
+        hidden_layer_sizes=(16,),
+        dropout_rate=0.1,
+        batchnorm="before_activation",
+        max_iter=30,
+        batch_size=32,
+        learning_rate_init=0.01,
+        random_state=0,
+    ),
 ]
 
 
@@ -49,3 +65,8 @@ def test_common_sklearn_checks(estimator, check):
 
 def test_common_is_regressor():
     assert is_regressor(NormNetRegressor())
+
+
+def test_common_is_classifier():
+    assert is_classifier(NormNetClassifier())
+    assert not is_regressor(NormNetClassifier())
