@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknormnet import NormNetRegressor
+from sknormnet import NormNetClassifier, NormNetRegressor
 from sknormnet.plotting import TrainingCurveDisplay
 
 
@@ -185,6 +185,19 @@ def test_from_estimator_val_score(plt, fitted_with_validation):
     assert line.get_label() == "NormNetRegressor"
     assert display.ax_.get_ylabel() == "Validation R²"
     assert display.ax_.get_title() == "Validation score per epoch"
+
+
+def test_from_estimator_val_score_of_a_classifier_is_accuracy(plt, easy_regression):
+    X, y = easy_regression
+    labels = (y > 0).astype(int)
+    clf = NormNetClassifier(
+        hidden_layer_sizes=(8,), max_iter=3, early_stopping=True, random_state=0
+    ).fit(X, labels)
+
+    display = TrainingCurveDisplay.from_estimator(clf, metric="val_score")
+
+    assert_allclose(display.lines_[0].get_ydata(), clf.validation_scores_)
+    assert display.ax_.get_ylabel() == "Validation accuracy"
 
 
 def test_from_estimator_val_score_without_validation_raises(plt):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import is_regressor
+from sklearn.base import is_classifier, is_regressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -45,6 +45,14 @@ def _loss_label(estimator) -> str:
         getattr(estimator, "solver", None) != "adamw"
     )
     return f"{label} + L2 penalty" if penalized else label
+
+
+def _score_label(estimator) -> str | None:
+    if is_regressor(estimator):
+        return "Validation R²"
+    if is_classifier(estimator):
+        return "Validation accuracy"
+    return None
 
 
 class TrainingCurveDisplay:
@@ -245,7 +253,7 @@ class TrainingCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted NormNetRegressor or Pipeline ending in one
+        estimator : fitted NormNetRegressor, NormNetClassifier or Pipeline
             The fitted estimator; its ``history_`` is plotted. For a
             :class:`~sklearn.pipeline.Pipeline`, its last step's.
 
@@ -253,8 +261,8 @@ class TrainingCurveDisplay:
             'loss': the training loss of each epoch and, when validation data
             was scored (``early_stopping=True`` or ``X_val`` passed to
             ``fit``), the validation loss. 'val_score': the validation score
-            of each epoch (R² for a regressor); the estimator must have been
-            fitted with validation data.
+            of each epoch (R² for a regressor, accuracy for a classifier);
+            the estimator must have been fitted with validation data.
 
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; None creates a new figure and axes. Pass the
@@ -317,7 +325,7 @@ class TrainingCurveDisplay:
             display = cls(
                 val_curve=_as_curve(history["val_score"], "val_score"),
                 metric="val_score",
-                y_label="Validation R²" if is_regressor(estimator) else None,
+                y_label=_score_label(estimator),
                 name=name,
             )
         return display.plot(
