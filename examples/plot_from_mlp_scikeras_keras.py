@@ -94,9 +94,10 @@ print(normnet.describe_layers())
 # The equivalent ``keras.Sequential`` code. Keras' Dense default initializer
 # is Glorot-uniform, the one sknormnet uses; each initializer gets its own
 # integer seed here instead of a process-wide ``keras.utils.set_random_seed``
-# call. Keras' own shuffling in ``fit`` still draws from its global seed
-# generator, so this curve changes a little from one run to the next;
-# sknormnet shuffles with ``random_state`` as well.
+# call. The shuffling inside Keras' ``fit`` is not covered by these seeds
+# (with TensorFlow it is an unseeded random operation), so this curve changes
+# a little from one run to the next; sknormnet shuffles the rows itself, with
+# ``random_state``.
 #
 # In Keras terms the ``NormNetRegressor`` above is::
 #
