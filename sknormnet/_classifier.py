@@ -627,7 +627,8 @@ default=None
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        scores : ndarray of shape (n_samples,), (n_samples, n_classes) or \
+(n_samples, n_labels)
             In float64. For a binary target, 1-D: positive values favour
             ``classes_[1]``. Otherwise one column per class (multiclass,
             where the largest wins) or per label (multilabel, where positive
