@@ -105,9 +105,10 @@ print(normnet.describe_layers())
 #     Adam(learning_rate=1e-3, epsilon=1e-8), batch_size=32, epochs=EPOCHS
 #
 # ``loss='squared_error'`` is half the mean squared error, as in
-# MLPRegressor; Keras' ``"mean_squared_error"`` is twice that. Adam is
-# insensitive to that constant factor, and the Keras curve is halved below
-# so that the three curves share one scale.
+# MLPRegressor; Keras' ``"mean_squared_error"`` is twice that. Adam's steps
+# do not depend on a constant factor in the loss (up to its tiny
+# ``epsilon``), and the Keras curve is halved below so that the three curves
+# share one scale.
 def seeded(seed):
     return keras.initializers.GlorotUniform(seed=seed)
 
