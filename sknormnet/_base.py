@@ -41,7 +41,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
-    """Base class for NormNet estimators; use NormNetRegressor.
+    """Base class for NormNet estimators; use NormNetRegressor or NormNetClassifier.
 
     Subclasses define ``__init__`` (keyword-only, every parameter stored under
     its own name), ``_prepare_target`` and the public ``fit``/``predict``.

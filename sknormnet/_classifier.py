@@ -184,6 +184,9 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
         ``sample_weight``. 'balanced' gives each class
         ``n_samples / (n_classes * n_samples_of_the_class)`` in the ``y``
         passed to :meth:`fit` (scikit-learn's ``compute_class_weight``).
+        The rows held out by ``early_stopping`` keep these weights, so the
+        validation accuracy is weighted too (with 'balanced', close to the
+        balanced accuracy, as the split keeps the class proportions).
         Not with multilabel targets (weight the rows with ``sample_weight``),
         and :meth:`partial_fit` takes a dict only.
 
