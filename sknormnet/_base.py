@@ -393,7 +393,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             if not incremental:
                 _model.set_learning_rate(trainer, self.learning_rate_init)
             if early_stopping and not first_pass:
-                monitor.best_weights = trainer.get_weights()  # the incumbent to beat
+                monitor.best_weights = _model.get_weights(trainer)  # incumbent to beat
             _train.run_epochs(
                 trainer,
                 X_train,

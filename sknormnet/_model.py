@@ -161,8 +161,7 @@ def fold_network(
 
     for spec in plan:
         weights = [
-            np.asarray(w, dtype=np.float64)
-            for w in model.get_layer(spec.name).get_weights()
+            host_array(w).astype(np.float64) for w in model.get_layer(spec.name).weights
         ]
         if spec.kind == "dense":
             kernel = weights[0]
@@ -203,6 +202,22 @@ def fold_network(
 def penalty(model: keras.Model) -> float:
     """The model's current regularization penalty (what Keras adds to the loss)."""
     return float(sum(np.sum(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+
+
+def host_array(variable) -> np.ndarray:
+    """A NumPy copy of a Keras variable's value.
+
+    Through the backend array's own conversion: ``Variable.numpy()`` and
+    ``get_weights()`` call ``np.array`` on the variable, which NumPy 2 warns
+    about for Keras variables.
+    """
+    value = variable.value
+    return value.numpy() if hasattr(value, "numpy") else np.array(value)
+
+
+def get_weights(model: keras.Model) -> list[np.ndarray]:
+    """``model.get_weights()`` without NumPy 2's deprecation warning."""
+    return [host_array(w) for w in model.weights]
 
 
 def set_learning_rate(model: keras.Model, value: float) -> None:

@@ -29,7 +29,9 @@ import keras
 import numpy as np
 from scipy import sparse
 
-# Upper bound on the bytes of one laid-out chunk of epochs (X rows, float32).
+from ._model import get_weights
+
+# Upper bound on the bytes of one laid-out chunk of epochs (X, y and weights).
 CHUNK_BYTES = 64 * 2**20
 # 'adaptive' stops once the learning rate falls below this (as MLPRegressor).
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
@@ -145,7 +147,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             if rules.use_validation:
                 improved = val_score >= state.best_validation_score + rules.tol
                 if val_score > state.best_validation_score:
-                    self.best_weights = self.model.get_weights()
+                    self.best_weights = get_weights(self.model)
             state.best_validation_score = max(state.best_validation_score, val_score)
         state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
         self._print(loss)
@@ -226,7 +228,9 @@ def run_epochs(
     n_samples, n_features = X.shape
     steps_per_epoch = math.ceil(n_samples / batch_size)
     rows_per_epoch = steps_per_epoch * batch_size
-    epochs_per_chunk = max(1, CHUNK_BYTES // (rows_per_epoch * max(n_features, 1) * 4))
+    # float32 bytes per laid-out row: X, y and the sample weight
+    row_bytes = 4 * (n_features + y.shape[1] + 1)
+    epochs_per_chunk = max(1, CHUNK_BYTES // (rows_per_epoch * row_bytes))
 
     first = monitor.state.n_iter
     done = 0

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 
 import keras
 
+from ._model import host_array
+
 MAX_TRAINERS = 4
 
 _pool: OrderedDict[Hashable, keras.Model] = OrderedDict()
@@ -70,5 +72,7 @@ def store(trainer: keras.Model, model: keras.Model) -> None:
 
 
 def _assign(targets, sources) -> None:
+    # Through a host copy: JAX's train step donates (frees) the buffers it is
+    # given, so the two models must never share one.
     for target, source in zip(targets, sources, strict=True):
-        target.assign(source.value)
+        target.assign(host_array(source))

@@ -804,8 +804,9 @@ def test_callbacks_cloned_per_estimator():
     assert isinstance(cloned.callbacks[0], CountingCallback)
 
 
-# easy_regression: 2 batches of 200 rows x 4 float32 features = 6400 bytes/epoch
-THREE_EPOCHS_PER_CHUNK = 3 * 400 * 4 * 4
+# easy_regression: 2 batches of 200 rows, each row 4 features + 1 target + 1
+# weight in float32 = 9600 bytes/epoch
+THREE_EPOCHS_PER_CHUNK = 3 * 400 * (4 + 1 + 1) * 4
 
 
 @pytest.mark.parametrize(
