@@ -660,6 +660,12 @@ def _keras_modules():
     return _model, _train, _trainers
 
 
+def reduce_loss(per_row: np.ndarray, sample_weight) -> float:
+    """Keras' ``sum_over_batch_size`` reduction: weighted sum over the row count."""
+    weighted = per_row if sample_weight is None else per_row * sample_weight
+    return float(np.sum(weighted) / len(per_row))
+
+
 def as_float32(X, name: str = "X"):
     """The training copy of X (or y) in float32; values beyond its range are an error."""
     values = X.data if sparse.issparse(X) else X

@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseNormNet
+from ._base import BaseNormNet, reduce_loss
 from ._compat import StrOptions, _check_partial_fit_first_call, _fit_context
 from ._forward import ACTIVATION_FUNCTIONS
 from ._names import CLASSIFICATION_LOSSES
@@ -613,9 +613,7 @@ default=None
                 y_val * log_expit(raw) + (1 - y_val) * log_expit(-raw), axis=1
             )
             hit = np.all((raw > 0) == (y_val > 0.5), axis=1)
-        weights = np.ones(len(per_row)) if sample_weight is None else sample_weight
-        # Keras' reduction: weighted sum over the number of rows
-        loss = float(np.sum(per_row * weights) / len(per_row))
+        loss = reduce_loss(per_row, sample_weight)
         score = float(np.average(hit, weights=sample_weight))
         return loss, score
 

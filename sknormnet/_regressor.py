@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array
 
-from ._base import BaseNormNet, as_float32
+from ._base import BaseNormNet, as_float32, reduce_loss
 from ._compat import StrOptions, _fit_context
 from ._names import REGRESSION_LOSSES
 
@@ -455,9 +455,7 @@ default=None
             per_row = np.mean(
                 np.where(size <= 1, 0.5 * residual**2, size - 0.5), axis=1
             )
-        weights = np.ones(len(per_row)) if sample_weight is None else sample_weight
-        # Keras' reduction: weighted sum over the number of rows
-        loss = float(np.sum(per_row * weights) / len(per_row))
+        loss = reduce_loss(per_row, sample_weight)
         score = float(r2_score(y_val, raw, sample_weight=sample_weight))
         return loss, score
 

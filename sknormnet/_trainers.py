@@ -50,12 +50,6 @@ def trainer_for(
                 _pool.popitem(last=False)
 
 
-def clear() -> None:
-    """Forget every pooled trainer (their memory is freed with them)."""
-    with _lock:
-        _pool.clear()
-
-
 def load(trainer: keras.Model, model: keras.Model, optimizer) -> None:
     """Put ``model``'s variables (weights, BatchNorm statistics, dropout seed
     states) and ``optimizer``'s state into ``trainer``."""
