@@ -21,6 +21,7 @@ from sklearn.model_selection import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
+    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -280,11 +281,15 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             multi_output=True,
             y_numeric=self._y_numeric,
         )
+        if self._y_numeric and y.dtype.kind not in "biuf":
+            y = _numeric_target(y, type(self).__name__)
         y_train, target_attrs = self._prepare_target(y, first_pass, classes)
         for name, value in target_attrs.items():
             setattr(self, name, value)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
         sample_weight = self._target_sample_weight(y, sample_weight)
         rng = _generator(self.random_state, 0 if first_pass else len(self.loss_curve_))
         early_stopping = self.early_stopping and not incremental
@@ -470,17 +475,31 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be passed together.")
-            X_val = validate_data(
-                self,
-                X_val,
-                reset=False,
-                accept_sparse=("csr", "csc"),
-                dtype=(np.float64, np.float32),
-            )
+            # scikit-learn's messages name X and sample_weight: say which
+            try:
+                X_val = validate_data(
+                    self,
+                    X_val,
+                    reset=False,
+                    accept_sparse=("csr", "csc"),
+                    dtype=(np.float64, np.float32),
+                )
+            except ValueError as exc:
+                raise ValueError(f"Invalid X_val: {exc}") from exc
             y_val = self._prepare_validation_target(y_val)
+            if y_val.shape[1] != y.shape[1]:
+                raise ValueError(
+                    f"y_val has {y_val.shape[1]} outputs but y has {y.shape[1]}; "
+                    "they must have the same number of outputs."
+                )
             check_consistent_length(X_val, y_val)
             if sample_weight_val is not None:
-                sample_weight_val = _check_sample_weight(sample_weight_val, X_val)
+                try:
+                    sample_weight_val = _check_sample_weight(
+                        sample_weight_val, X_val, ensure_non_negative=True
+                    )
+                except ValueError as exc:
+                    raise ValueError(f"Invalid sample_weight_val: {exc}") from exc
             return X, y, sample_weight, (X_val, y_val, sample_weight_val)
         if sample_weight_val is not None:
             raise ValueError("sample_weight_val is given but X_val and y_val are not.")
@@ -613,6 +632,12 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             "Pipeline), put batch normalization first (batchnorm='input' or "
             "'before_dense'), or lower learning_rate_init "
             f"(now {self.learning_rate_init:g})."
+            + (
+                " Huge target values (e.g. 1e30) overflow float32 losses: scale y "
+                "too (e.g. TransformedTargetRegressor)."
+                if self._y_numeric
+                else ""
+            )
         )
 
     def _divergence_message(self, monitor) -> str:
@@ -624,16 +649,20 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
 
     # ------------------------------------------------------------- predicting
-    def _forward(self, X, *, logits: bool = False) -> np.ndarray:
-        """The network's output for X; with ``logits``, before the output activation."""
+    def _validated_input(self, X):
+        """X checked against the fitted estimator (width, feature names), for predicting."""
         check_is_fitted(self)
-        X = validate_data(
+        return validate_data(
             self,
             X,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             reset=False,
         )
+
+    def _forward(self, X, *, logits: bool = False) -> np.ndarray:
+        """The network's output for X; with ``logits``, before the output activation."""
+        X = self._validated_input(X)
         activations = self._activations
         if logits:
             activations = [*activations[:-1], "identity"]
@@ -678,6 +707,21 @@ def as_float32(X, name: str = "X"):
     if sparse.issparse(X):
         return X.astype(np.float32).tocsr()
     return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def _numeric_target(y, estimator: str) -> np.ndarray:
+    """A regression target of strings or objects as float64, or an error naming y.
+
+    Strings that spell numbers convert, as they do in X.
+    """
+    try:
+        return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+    except (TypeError, ValueError) as exc:
+        if "Input y contains" in str(exc):
+            raise
+        raise ValueError(
+            f"{estimator} needs a numeric target y (dtype {y.dtype}): {exc}"
+        ) from exc
 
 
 def _generator(random_state, offset: int) -> np.random.Generator:

@@ -20,10 +20,10 @@ def _elu(x: np.ndarray) -> np.ndarray:
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shifted by the row maximum so that exp never overflows."""
-    x -= x.max(axis=1, keepdims=True)
+    """Softmax over the last axis, shifted by its maximum so that exp never overflows."""
+    x -= x.max(axis=-1, keepdims=True)
     np.exp(x, out=x)
-    x /= x.sum(axis=1, keepdims=True)
+    x /= x.sum(axis=-1, keepdims=True)
     return x
 
 
@@ -43,6 +43,10 @@ ACTIVATION_FUNCTIONS = {
 }
 
 
+# Budget of one Monte-Carlo chunk's widest intermediate (passes x rows x units).
+_MC_CHUNK_BYTES = 32 * 2**20
+
+
 def forward(
     X,
     coefs: list[np.ndarray],
@@ -59,3 +63,59 @@ def forward(
         h += bias
         h = ACTIVATION_FUNCTIONS[activation](h)
     return h
+
+
+def _first_layer(X, kernel, bias) -> np.ndarray:
+    if sparse.issparse(X):
+        h = np.asarray(X @ kernel)
+    else:
+        h = np.asarray(X, dtype=np.float64) @ kernel
+    h += bias
+    return h
+
+
+def forward_dropout_samples(
+    X,
+    coefs: list[np.ndarray],
+    intercepts: list[np.ndarray],
+    activations: list[str],
+    dropout_rates: list[float],
+    n_samples: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``n_samples`` passes with dropout active.
+
+    ``dropout_rates[i]`` is the rate of the Dropout that follows layer ``i``'s
+    activation; BatchNorm stays in inference mode (folded into ``coefs``).
+    Each pass draws its own masks, as Keras' Dropout does in training
+    (survivors scaled by ``1 / (1 - rate)``). All passes run at once as a
+    stacked array ``(n_samples, rows, units)``, rows taken in chunks that keep
+    the widest intermediate within ``_MC_CHUNK_BYTES``. The first layer, which
+    no Dropout precedes, is computed once per row and shared by every pass.
+    """
+    n_rows = X.shape[0]
+    n_outputs = coefs[-1].shape[1]
+    widest = max(kernel.shape[1] for kernel in coefs)
+    chunk = max(1, _MC_CHUNK_BYTES // (8 * n_samples * widest))
+    mean = np.empty((n_rows, n_outputs))
+    std = np.empty((n_rows, n_outputs))
+    layers = list(zip(coefs, intercepts, activations, dropout_rates, strict=True))
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        h = None
+        for i, (kernel, bias, activation, rate) in enumerate(layers):
+            if i == 0:
+                h = _first_layer(X[start:stop], kernel, bias)
+            else:
+                h = h @ kernel  # (rows, in) or (passes, rows, in) -> same with out
+                h += bias
+            h = ACTIVATION_FUNCTIONS[activation](h)
+            if rate > 0:
+                shape = (n_samples, stop - start, kernel.shape[1])
+                keep = rng.random(shape, dtype=np.float32) >= rate
+                h = np.where(keep, h * (1.0 / (1.0 - rate)), 0.0)
+        if h.ndim == 2:  # no Dropout anywhere: every pass is the same network
+            h = np.broadcast_to(h, (n_samples, *h.shape))
+        mean[start:stop] = h.mean(axis=0)
+        std[start:stop] = h.std(axis=0)
+    return mean, std

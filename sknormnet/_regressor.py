@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array
 
-from ._base import BaseNormNet, as_float32, reduce_loss
-from ._compat import StrOptions, _fit_context
+from ._base import BaseNormNet, _generator, as_float32, reduce_loss
+from ._compat import Interval, StrOptions, _fit_context
+from ._forward import forward_dropout_samples
 from ._names import REGRESSION_LOSSES
+
+# The seed offset of predict's Monte-Carlo masks: far beyond the per-epoch
+# offsets that training's streams use, so that the two never coincide.
+_MC_DROPOUT_STREAM = 2**48
 
 
 class NormNetRegressor(RegressorMixin, BaseNormNet):
@@ -169,6 +176,11 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         MLPRegressor; 'absolute_error' is the mean absolute error (the
         lesson's MAE); 'huber' is Keras' Huber loss with delta 1.
 
+    n_mc_samples : int, default=100
+        Number of stochastic forward passes (dropout active, batchnorm in
+        inference mode) that ``predict(X, return_std=True)`` averages:
+        Monte-Carlo dropout. Only used there; needs ``dropout_rate > 0``.
+
     verbose : int, default=0
         With ``verbose > 0`` one line per epoch is printed (loss, elapsed
         time). With 0, nothing is printed, at fit or predict time.
@@ -274,6 +286,7 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
     _parameter_constraints: dict = {
         **BaseNormNet._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "n_mc_samples": [Interval(Integral, 2, None, closed="left")],
     }
     _y_numeric = True
 
@@ -306,6 +319,7 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         warm_start=False,
         callbacks=None,
         loss="squared_error",
+        n_mc_samples=100,
         verbose=0,
     ):
         super().__init__(
@@ -337,6 +351,7 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
             verbose=verbose,
         )
         self.loss = loss
+        self.n_mc_samples = n_mc_samples
 
     _out_activation = "identity"
 
@@ -459,21 +474,64 @@ default=None
         score = float(r2_score(y_val, raw, sample_weight=sample_weight))
         return loss, score
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict with the trained network (dropout off, batchnorm in inference mode).
+
+        With ``return_std=True``, Monte-Carlo dropout instead: the network is
+        run ``n_mc_samples`` times with dropout active (each pass draws its
+        own masks, as in training; batchnorm stays in inference mode) and the
+        mean and standard deviation of those passes are returned, as
+        :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does. The
+        dropout masks are drawn from ``random_state``: an int gives the same
+        result on every call.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 
+        return_std : bool, default=False
+            Whether to return the Monte-Carlo dropout mean and standard
+            deviation rather than the deterministic prediction. Needs a
+            network with dropout (``dropout_rate > 0``).
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions in float64, 1-D when ``y`` was 1-D at fit.
+            Predictions in float64, 1-D when ``y`` was 1-D at fit. With
+            ``return_std=True``, the mean of the stochastic passes, which is
+            close to but not equal to the deterministic prediction.
+
+        y_std : ndarray of the same shape as y
+            Standard deviation of the stochastic passes, per row and output.
+            Only returned when ``return_std=True``. It measures how much the
+            sub-networks disagree (model uncertainty), not the noise in the
+            targets: see the user guide.
         """
-        y = self._forward(X)
-        return y.ravel() if self._y_ndim == 1 else y
+        if not return_std:
+            y = self._forward(X)
+            return y.ravel() if self._y_ndim == 1 else y
+        X = self._validated_input(X)
+        if not any(rate > 0 for rate in self._dropout_rates):
+            raise ValueError(
+                "predict(X, return_std=True) needs dropout: this network was "
+                "trained with dropout_rate=0, so every Monte-Carlo pass would be "
+                "the same network and the standard deviation 0. Fit with "
+                "dropout_rate > 0."
+            )
+        rng = _generator(self.random_state, _MC_DROPOUT_STREAM)
+        mean, std = forward_dropout_samples(
+            X,
+            self.coefs_,
+            self.intercepts_,
+            self._activations,
+            self._dropout_rates,
+            self.n_mc_samples,
+            rng,
+        )
+        if self._y_ndim == 1:
+            return mean.ravel(), std.ravel()
+        return mean, std
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
