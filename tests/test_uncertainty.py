@@ -153,8 +153,8 @@ def test_mc_passes_are_stacked_in_row_chunks(curve, fitted, monkeypatch):
     """A small chunk budget splits the rows; every row still gets its own passes."""
     X, _ = curve
     whole_mean, whole_std = fitted.predict(X, return_std=True)
-    # 8 bytes x 100 passes x 32 units x 10 rows per chunk: 30 chunks
-    monkeypatch.setattr(forward_module, "_MC_CHUNK_BYTES", 8 * 100 * 32 * 10)
+    # float32 x 100 passes x 32 units x 10 rows per chunk: 30 chunks
+    monkeypatch.setattr(forward_module, "_MC_CHUNK_BYTES", 4 * 100 * 32 * 10)
     mean, std = fitted.predict(X, return_std=True)
     assert mean.shape == std.shape == (300,)
     # other masks, the same distribution: close to the one-chunk figures
@@ -172,7 +172,8 @@ def test_mc_sparse_input_equals_dense(curve):
     dense = reg.predict(Xw[:30], return_std=True)
     sparse_ = reg.predict(sparse.csr_matrix(Xw[:30]), return_std=True)
     for a, b in zip(dense, sparse_, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        # the same masks; float32 sums in another order
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_mc_through_a_pipeline(curve):
