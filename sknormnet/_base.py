@@ -38,7 +38,10 @@ from ._names import (
 )
 from ._plan import LayerSpec, describe_plan, layer_plan
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Training squares values of the data's scale (squared errors, BatchNorm's
+# variance, Adam's second moments): larger magnitudes overflow float32, where
+# Adam silently freezes the weights they touch.
+_TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
 
 
 class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
@@ -267,6 +270,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         incremental=False,
         classes=None,
     ):
+        if incremental:
+            # scikit-learn's fit context validates the parameters on the first
+            # partial_fit call only; a later set_params must not slip through.
+            self._validate_params()
         first_pass = not hasattr(self, "model_") or (
             not self.warm_start and not incremental
         )
@@ -492,7 +499,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                     f"y_val has {y_val.shape[1]} outputs but y has {y.shape[1]}; "
                     "they must have the same number of outputs."
                 )
-            check_consistent_length(X_val, y_val)
+            try:
+                check_consistent_length(X_val, y_val)
+            except ValueError as exc:
+                raise ValueError(f"X_val and y_val: {exc}") from exc
             if sample_weight_val is not None:
                 try:
                     sample_weight_val = _check_sample_weight(
@@ -632,12 +642,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             "Pipeline), put batch normalization first (batchnorm='input' or "
             "'before_dense'), or lower learning_rate_init "
             f"(now {self.learning_rate_init:g})."
-            + (
-                " Huge target values (e.g. 1e30) overflow float32 losses: scale y "
-                "too (e.g. TransformedTargetRegressor)."
-                if self._y_numeric
-                else ""
-            )
         )
 
     def _divergence_message(self, monitor) -> str:
@@ -696,12 +700,14 @@ def reduce_loss(per_row: np.ndarray, sample_weight) -> float:
 
 
 def as_float32(X, name: str = "X"):
-    """The training copy of X (or y) in float32; values beyond its range are an error."""
+    """The training copy of X (or y) in float32; values whose squares overflow it
+    are an error."""
     values = X.data if sparse.issparse(X) else X
-    if values.size and np.abs(values).max() > _FLOAT32_MAX:
+    if values.size and np.abs(values).max() > _TRAINABLE_MAX:
         raise ValueError(
-            f"Input {name} contains values too large for float32 (largest magnitude "
-            f"{np.abs(values).max():.3g}); the network trains in float32. "
+            f"Input {name} contains values too large for float32 training (largest "
+            f"magnitude {np.abs(values).max():.3g}; the network trains in float32, "
+            f"where squares of magnitudes above {_TRAINABLE_MAX:.3g} overflow). "
             "Scale them first."
         )
     if sparse.issparse(X):
