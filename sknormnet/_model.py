@@ -229,8 +229,9 @@ class ForwardOnce(keras.callbacks.Callback):
 
     ``on_train_begin`` reaches them on the first chunk only and
     ``on_train_end`` only through ``finish()``; epoch hooks always. Batch hooks
-    are forwarded only when a user callback defines them, so that Keras keeps
-    its fast path (no Python call per batch) otherwise.
+    are forwarded only when a user callback defines them (``has_batch_hooks``),
+    so that training otherwise keeps its fast path: a whole epoch per call of
+    the train function, no Python call per batch.
     """
 
     _BATCH_HOOKS = (
@@ -246,6 +247,7 @@ class ForwardOnce(keras.callbacks.Callback):
         super().__init__()
         self.callbacks = list(callbacks)
         self._begun = False
+        self.has_batch_hooks = False
         for hook in self._BATCH_HOOKS:
             users = [
                 cb
@@ -255,6 +257,7 @@ class ForwardOnce(keras.callbacks.Callback):
             ]
             if users:
                 setattr(self, hook, self._forwarder(hook, users))
+                self.has_batch_hooks = True
 
     @staticmethod
     def _forwarder(hook, users):

@@ -6,7 +6,9 @@ reproducible nor free of global side effects. Shuffling happens here instead,
 with the estimator's own generator: the rows of many epochs are laid out in
 advance as one stream of reshuffled passes over the data, and Keras reads it in
 order (``shuffle=False``) with ``steps_per_epoch`` set, so the compiled train
-step runs epoch after epoch without Python work per batch.
+step runs epoch after epoch without Python work per batch. On TensorFlow one
+call of the train function runs a whole epoch (``steps_per_execution``, see
+``_trainers``), unless a user callback has batch hooks.
 
 Every epoch is ``ceil(n_samples / batch_size)`` full batches. A pass that does
 not fill its last batch lends the remaining rows from the next reshuffled pass,
@@ -30,6 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from ._model import get_weights
+from ._trainers import set_steps_per_execution
 
 # Upper bound on the bytes of one laid-out chunk of epochs (X, y and weights).
 CHUNK_BYTES = 64 * 2**20
@@ -227,6 +230,10 @@ def run_epochs(
     """
     n_samples, n_features = X.shape
     steps_per_epoch = math.ceil(n_samples / batch_size)
+    # A whole epoch per call of the train function, unless a callback wants
+    # to hear about every batch.
+    batch_hooks = any(getattr(cb, "has_batch_hooks", False) for cb in callbacks)
+    set_steps_per_execution(model, 1 if batch_hooks else steps_per_epoch)
     rows_per_epoch = steps_per_epoch * batch_size
     # float32 bytes per laid-out row: X, y and the sample weight
     row_bytes = 4 * (n_features + y.shape[1] + 1)

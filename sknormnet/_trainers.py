@@ -12,11 +12,19 @@ seed states, optimizer state), trained there, and copied back.
 
 The pool is small (``MAX_TRAINERS``), least-recently-used, and safe under
 threads: a trainer is taken out of the pool while a fit uses it.
+
+On TensorFlow, each trainer also gets a train function that runs a whole
+epoch of steps in one call (``steps_per_execution``): Keras' own version bakes
+the number of steps into the traced graph, so a new epoch length (every fold
+of a grid search has its own) would mean tracing again. Here the number of
+steps is a variable read when the function runs, so one trace serves every
+epoch length, and ``set_steps_per_execution`` picks it per fit.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -29,6 +37,8 @@ MAX_TRAINERS = 4
 
 _pool: OrderedDict[Hashable, keras.Model] = OrderedDict()
 _lock = threading.Lock()
+# trainer -> the variable holding its train function's steps per call
+_step_counts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -41,6 +51,7 @@ def trainer_for(
     if trainer is None:
         trainer = build()
         trainer.optimizer.build(trainer.trainable_variables)
+        _install_multi_step(trainer)
     try:
         yield trainer
     finally:
@@ -70,3 +81,64 @@ def _assign(targets, sources) -> None:
     # given, so the two models must never share one.
     for target, source in zip(targets, sources, strict=True):
         target.assign(host_array(source))
+
+
+def set_steps_per_execution(trainer: keras.Model, steps: int) -> int:
+    """Run up to ``steps`` train steps per call of ``trainer``'s train function.
+
+    Returns the number it will run: ``steps`` where the trainer has the
+    variable-length train function, else 1 (Keras' own, one step per call).
+    ``steps`` must divide the epoch's steps: Keras' epoch loop calls the
+    train function every ``steps`` steps and would otherwise run past the
+    end of the epoch.
+    """
+    count = _step_counts.get(trainer)
+    if count is None:
+        steps = 1
+    else:
+        count.assign(steps)
+    trainer.steps_per_execution = steps
+    return steps
+
+
+def _install_multi_step(trainer: keras.Model) -> None:
+    """Give a TensorFlow trainer a train function running a variable number of steps.
+
+    Left as Keras made it (one step per call) on other backends, in eager or
+    XLA mode and under a ``tf.distribute`` strategy.
+    """
+    if (
+        keras.backend.backend() != "tensorflow"
+        or trainer.run_eagerly
+        or trainer.jit_compile
+    ):
+        return
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        return
+    count = tf.Variable(1, dtype=tf.int32, trainable=False)
+
+    def present(data):
+        # Keras' data adapters pass an absent sample weight as an empty Optional
+        return keras.tree.map_structure(
+            lambda item: None if isinstance(item, tf.experimental.Optional) else item,
+            data,
+        )
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def one_step(data):
+        return trainer.train_step(present(data))
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def some_steps(iterator):
+        logs = one_step(iterator.get_next())
+
+        def step(i, logs):
+            return i + 1, one_step(iterator.get_next())
+
+        _, logs = tf.while_loop(lambda i, _: i < count, step, (tf.constant(1), logs))
+        return logs
+
+    trainer.train_function = some_steps
+    _step_counts[trainer] = count
