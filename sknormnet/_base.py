@@ -37,6 +37,7 @@ from ._names import (
     SOLVERS,
 )
 from ._plan import LayerSpec, describe_plan, layer_plan
+from ._threads import limit_backend_threads
 
 # Training squares values of the data's scale (squared errors, BatchNorm's
 # variance, Adam's second moments): larger magnitudes overflow float32, where
@@ -678,9 +679,11 @@ def _keras_modules():
 
     Importing TensorFlow or JAX draws from NumPy's global RNG (TensorFlow from
     Python's ``random`` too); both states are put back, so that a first fit
-    leaves global state as it found it.
+    leaves global state as it found it. In a parallel worker the backend gets
+    the worker's thread limit first (``_threads``).
     """
     if "sknormnet._trainers" not in sys.modules:
+        limit_backend_threads()
         numpy_state = np.random.get_state()  # noqa: NPY002 - saved, not used
         python_state = random.getstate()
         try:

@@ -1,0 +1,197 @@
+"""The speed-ups keep training's semantics: whole-epoch train calls and thread limits.
+
+Functional checks only (nothing here is timed): the results, the batches a
+callback sees, the trainer reuse, and the environment a worker's first fit
+leaves behind.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sknormnet import NormNetRegressor
+from sknormnet._threads import backend_thread_settings, thread_limit
+
+keras = pytest.importorskip("keras")
+
+PARAMS = dict(
+    hidden_layer_sizes=(8,),
+    dropout_rate=0.2,
+    batchnorm="after_activation",
+    batch_size=16,
+    max_iter=3,
+    n_iter_no_change=100,
+    random_state=0,
+)
+
+
+def _data(n_rows, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n_rows)
+
+
+class CountBatches(keras.callbacks.Callback):
+    """Counts train batches; optionally stops training after a given one."""
+
+    def __init__(self, stop_after=None):
+        super().__init__()
+        self.stop_after = stop_after
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches == self.stop_after:
+            self.model.stop_training = True
+
+
+class RecordStepsPerExecution(keras.callbacks.Callback):
+    """An epoch-only callback: records the steps each train call runs, and the
+    train function."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+        self.functions = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(self.model.steps_per_execution)
+        self.functions.append(self.model.train_function)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_batch_hooks_see_every_batch_and_change_nothing():
+    """A callback with batch hooks gets one call per batch (one step per train
+    call) and the fit is the same as the whole-epoch fit without it."""
+    X, y = _data(100)  # 7 batches of 16 per epoch, the last one topped up
+    fast = NormNetRegressor(**PARAMS).fit(X, y)
+    counted = NormNetRegressor(callbacks=[CountBatches()], **PARAMS).fit(X, y)
+    assert counted.callbacks_[0].batches == 3 * 7
+    np.testing.assert_allclose(counted.loss_curve_, fast.loss_curve_, rtol=1e-6)
+    for a, b in zip(counted.coefs_, fast.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_stop_from_a_batch_hook_stops_at_that_batch():
+    X, y = _data(100)
+    est = NormNetRegressor(callbacks=[CountBatches(stop_after=9)], **PARAMS).fit(X, y)
+    # stopped inside the second epoch, right after its second batch
+    assert est.callbacks_[0].batches == 9
+    assert est.n_iter_ == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_epoch_only_callbacks_keep_the_whole_epoch_path():
+    X, y = _data(100)
+    est = NormNetRegressor(callbacks=[RecordStepsPerExecution()], **PARAMS).fit(X, y)
+    expected = 7 if keras.backend.backend() == "tensorflow" else 1
+    assert est.callbacks_[0].seen == [expected] * 3
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's traced function"
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_new_epoch_lengths_reuse_the_traced_train_function():
+    """Folds of other sizes (other steps per epoch) trace nothing new."""
+    params = {**PARAMS, "hidden_layer_sizes": (5, 3)}  # a trainer of its own
+    seen, functions = [], []
+    for n_rows in (100, 61, 170):
+        recorder = RecordStepsPerExecution()
+        est = NormNetRegressor(callbacks=[recorder], **params).fit(*_data(n_rows))
+        seen.append(est.callbacks_[0].seen[0])
+        functions.extend(est.callbacks_[0].functions)
+    assert seen == [7, 4, 11]
+    assert all(function is functions[0] for function in functions)
+    assert functions[0].experimental_get_tracing_count() == 1
+
+
+def test_thread_limit_reads_omp_num_threads():
+    assert thread_limit({"OMP_NUM_THREADS": "2"}) == 2
+    assert thread_limit({}) is None
+    assert thread_limit({"OMP_NUM_THREADS": "0"}) is None
+    assert thread_limit({"OMP_NUM_THREADS": "many"}) is None
+
+
+def test_backend_thread_settings():
+    nothing = frozenset()
+    assert backend_thread_settings({}, nothing) == {}
+    assert backend_thread_settings({"OMP_NUM_THREADS": "1"}, nothing) == {
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    }
+    # XLA has no flag for a limit above one thread; the user's flags are kept
+    settings = backend_thread_settings(
+        {"OMP_NUM_THREADS": "3", "XLA_FLAGS": "--xla_dump_to=/tmp"}, nothing
+    )
+    assert settings == {"TF_NUM_INTRAOP_THREADS": "3", "TF_NUM_INTEROP_THREADS": "3"}
+    settings = backend_thread_settings(
+        {"OMP_NUM_THREADS": "1", "XLA_FLAGS": "--xla_dump_to=/tmp"}, nothing
+    )
+    assert settings["XLA_FLAGS"] == (
+        "--xla_dump_to=/tmp --xla_cpu_multi_thread_eigen=false "
+        "intra_op_parallelism_threads=1"
+    )
+
+
+def test_backend_thread_settings_leave_user_choices_and_running_backends():
+    omp = {"OMP_NUM_THREADS": "1"}
+    # the user's own TensorFlow setting: neither TensorFlow variable is touched
+    settings = backend_thread_settings({**omp, "TF_NUM_INTEROP_THREADS": "4"}, set())
+    assert "TF_NUM_INTRAOP_THREADS" not in settings
+    assert "TF_NUM_INTEROP_THREADS" not in settings
+    settings = backend_thread_settings(
+        {**omp, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}, set()
+    )
+    assert "XLA_FLAGS" not in settings
+    # too late once a backend is imported: its thread pools may exist
+    assert backend_thread_settings(omp, {"keras", "tensorflow"}) == {}
+    assert "XLA_FLAGS" not in backend_thread_settings(omp, {"jax"})
+    assert "TF_NUM_INTRAOP_THREADS" not in backend_thread_settings(omp, {"tensorflow"})
+
+
+CHILD = r"""
+import os
+import numpy as np
+import sknormnet
+
+X = np.random.default_rng(0).normal(size=(40, 3))
+sknormnet.NormNetRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(X, X[:, 0])
+print({k: os.environ.get(k) for k in
+       ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS")})
+"""
+
+
+def _child_environment(**variables):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"}
+        and k != "XLA_FLAGS"
+    }
+    env.update(variables, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+def test_first_fit_in_a_worker_passes_the_limit_on():
+    """As in a joblib or Dask worker: OMP_NUM_THREADS set, backend not imported."""
+    seen = _child_environment(OMP_NUM_THREADS="1", KERAS_BACKEND="tensorflow")
+    assert seen["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert seen["TF_NUM_INTEROP_THREADS"] == "1"
+    # without a limit nothing is set
+    seen = _child_environment(KERAS_BACKEND="tensorflow")
+    assert seen == dict.fromkeys(seen)
