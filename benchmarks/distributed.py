@@ -1,0 +1,234 @@
+"""Wall time of one grid search: serial, on a Dask LocalCluster, and with joblib's loky.
+
+``python benchmarks/distributed.py`` runs the same GridSearchCV three ways
+and prints the wall times, their ratios to the serial run, the thread limits
+each kind of worker process had, and the machine's description:
+
+- serial: ``n_jobs=1`` in this process;
+- dask: ``joblib.parallel_config(backend="dask")`` with a
+  ``distributed.LocalCluster`` of 2 worker processes x 1 thread on loopback;
+- loky: ``n_jobs=2``, joblib's default process pool.
+
+The search is the Spotify pipeline of ``examples/plot_grid_search.py``
+(scaled audio features and a one-hot genre into the lesson's 128-64 network,
+mean absolute error, batches of 512), every batchnorm placement x two
+dropout rates, with GroupKFold(3) by artist: 10 candidates x 3 folds = 30
+fits. Every process is warmed up first (Keras imported, one small fit), so
+the times compare the searches, not TensorFlow's import; the cluster's start
+is timed separately. The three searches must give identical scores (checked).
+``--quick`` uses 2000 rows, 2 epochs and 4 candidates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import joblib
+import numpy as np
+from sklearn.compose import make_column_transformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from sknormnet import NormNetRegressor
+from sknormnet.datasets import load_spotify
+
+FEATURES = [
+    "danceability", "energy", "key", "loudness", "mode", "speechiness",
+    "acousticness", "instrumentalness", "liveness", "valence", "tempo",
+    "duration_ms",
+]  # fmt: skip
+PLACEMENTS = [None, "input", "before_dense", "before_activation", "after_activation"]
+
+
+def quiet():
+    # every fit runs a fixed number of epochs: reaching max_iter is the plan
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def warm_up():
+    """Import Keras and run one small fit in this process; report its thread limits."""
+    quiet()
+    import keras
+
+    rng = np.random.default_rng(0)
+    NormNetRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(
+        rng.normal(size=(32, 3)), rng.normal(size=32)
+    )
+    limits = {
+        name: os.environ.get(name, "unset")
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    }
+    limits["keras_backend"] = keras.backend.backend()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # 0 means TensorFlow's default: one thread per core
+        limits["tf_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
+        limits["tf_inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
+    limits["os_threads"] = len(os.listdir("/proc/self/task"))
+    return os.getpid(), limits
+
+
+def make_search(n_rows: int, epochs: int, quick: bool):
+    frame = load_spotify(as_frame=True).frame.dropna().sample(n=n_rows, random_state=0)
+    X = frame[[*FEATURES, "playlist_genre"]]
+    y = frame["track_popularity"] / 100
+    pipeline = make_pipeline(
+        make_column_transformer(
+            (StandardScaler(), FEATURES), (OneHotEncoder(), ["playlist_genre"])
+        ),
+        NormNetRegressor(
+            hidden_layer_sizes=(128, 64),
+            loss="absolute_error",
+            batch_size=512,
+            batchnorm_momentum=0.9,
+            max_iter=epochs,
+            n_iter_no_change=epochs,
+            alpha=0.0,
+            random_state=0,
+        ),
+    )
+    grid = {
+        "normnetregressor__batchnorm": [None, "after_activation"]
+        if quick
+        else PLACEMENTS,
+        "normnetregressor__dropout_rate": [0.0, 0.3],
+    }
+
+    def run(**kwargs):
+        search = GridSearchCV(
+            pipeline,
+            grid,
+            cv=GroupKFold(n_splits=3),
+            scoring="neg_mean_absolute_error",
+            refit=False,
+            **kwargs,
+        )
+        start = time.perf_counter()
+        search.fit(X, y, groups=frame["track_artist"])
+        return time.perf_counter() - start, search
+
+    n_fits = 3 * len(grid["normnetregressor__batchnorm"]) * 2
+    return run, n_fits
+
+
+def versions() -> str:
+    out = [f"python {platform.python_version()}"]
+    for package in (
+        "sknormnet",
+        "keras",
+        "tensorflow",
+        "jax",
+        "scikit-learn",
+        "joblib",
+        "dask",
+        "distributed",
+    ):
+        try:
+            out.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(out)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip()
+                for line in info
+                if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, no GPU used"
+
+
+def unshadow_distributed():
+    """Run as a script, this file's directory comes first on the import path,
+    and the file's name would shadow the ``distributed`` package: drop it."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=8000)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="small, for CI")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.epochs = 2000, 2
+    quiet()
+    unshadow_distributed()
+    from distributed import Client, LocalCluster
+
+    run, n_fits = make_search(args.rows, args.epochs, args.quick)
+    print(f"machine: {machine()}")
+    print(f"versions: {versions()}")
+    print(
+        f"search: {n_fits} fits (GroupKFold(3) by artist), {args.rows} rows, "
+        f"{args.epochs} epochs per fit"
+    )
+
+    limits = {"serial": [warm_up()[1]]}
+    times, searches = {}, {}
+    times["serial"], searches["serial"] = run(n_jobs=1)
+
+    start = time.perf_counter()
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    client = Client(cluster)
+    startup = time.perf_counter() - start
+    try:
+        limits["dask"] = [v[1] for v in client.run(warm_up).values()]
+        with joblib.parallel_config(backend="dask"):
+            times["dask"], searches["dask"] = run()
+    finally:
+        client.close()
+        cluster.close()
+
+    with joblib.parallel_config(backend="loky", n_jobs=2):
+        found = joblib.Parallel()(joblib.delayed(warm_up)() for _ in range(4))
+        limits["loky"] = list(dict(found).values())
+        times["loky"], searches["loky"] = run()
+
+    reference = searches["serial"].cv_results_["mean_test_score"]
+    print(f"\ndask cluster start (2 workers x 1 thread): {startup:.1f} s")
+    print(f"{'run':<8}{'wall time':>11}{'/ serial':>10}  scores equal to serial")
+    for name, seconds in times.items():
+        same = np.array_equal(searches[name].cv_results_["mean_test_score"], reference)
+        print(
+            f"{name:<8}{seconds:>9.1f} s{seconds / times['serial']:>10.2f}  "
+            f"{'yes' if same else 'NO'}"
+        )
+    print("\nthread limits seen in each process (after a fit):")
+    for name, found in limits.items():
+        for entry in found:
+            print(f"  {name:<7}{entry}")
+    identical = all(
+        np.array_equal(s.cv_results_["mean_test_score"], reference)
+        for s in searches.values()
+    )
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
