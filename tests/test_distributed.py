@@ -6,6 +6,7 @@ boundaries by pickling exactly as they would between machines.
 """
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import joblib  # noqa: E402
-import keras  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold  # noqa: E402
 
@@ -143,63 +143,74 @@ def test_classifier_grid_search_on_dask_equals_serial(client, regression_data):
     )
 
 
-def _worker_limits():
-    """A worker's thread limits and Keras backend, after a fit there."""
-    rng = np.random.default_rng(0)
-    regressor(max_iter=1).fit(rng.normal(size=(20, 2)), rng.normal(size=20))
-    limits = {
-        "backend": keras.backend.backend(),
-        **{
-            name: os.environ.get(name)
-            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-        },
-    }
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        limits["intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
-        limits["inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
-    return limits
-
-
 def test_workers_limit_their_threads(client):
-    limits = client.run(_worker_limits)
-    assert len(limits) == 2
-    for worker in limits.values():
+    # Only the package and the standard library reach the workers here: the
+    # first fit in a fresh worker is what imports Keras.
+    limits = {
+        name: client.run(os.getenv, name)
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    }
+    rng = np.random.default_rng(0)
+    client.run(regressor(max_iter=1).fit, rng.normal(size=(20, 2)), rng.normal(size=20))
+    import keras
+
+    backends = client.run(keras.backend.backend)
+    assert len(backends) == 2
+    # every worker trains with the client's Keras backend
+    assert set(backends.values()) == {keras.backend.backend()}
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         # the nanny's default pre-spawn environment: one thread per native pool
-        assert worker["OMP_NUM_THREADS"] == "1"
-        assert worker["MKL_NUM_THREADS"] == "1"
-        assert worker["OPENBLAS_NUM_THREADS"] == "1"
-        # every worker trains with the client's Keras backend
-        assert worker["backend"] == keras.backend.backend()
+        assert set(limits[name].values()) == {"1"}, name
+    if keras.backend.backend() == "tensorflow":
+        # sknormnet passed the limit on to TensorFlow's pools before importing it
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            assert set(client.run(os.getenv, name).values()) == {"1"}, name
 
 
-class ExitOnce(keras.callbacks.Callback):
-    """Kills the worker process it runs in, once per marker file.
+def _exit_once_class():
+    import keras
 
-    The first fit to reach the end of an epoch in a worker process claims
-    ``marker`` (atomically, so only one process can) and exits at once, as
-    a crash or an out-of-memory kill would. Every later fit, anywhere,
-    trains normally. Never exits the process that created it.
-    """
+    class ExitOnce(keras.callbacks.Callback):
+        """Kills the worker process it runs in, once per marker file.
 
-    def __init__(self, marker):
-        super().__init__()
-        self.marker = str(marker)
-        self.owner_pid = os.getpid()
+        The first fit to reach the end of an epoch in a worker process claims
+        ``marker`` (atomically, so only one process can) and exits at once,
+        as a crash or an out-of-memory kill would. Every later fit, anywhere,
+        trains normally. Never exits the process that created it.
+        """
 
-    def on_epoch_end(self, epoch, logs=None):
-        if os.getpid() == self.owner_pid:
-            return
-        try:
-            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        os._exit(1)
+        def __init__(self, marker):
+            super().__init__()
+            self.marker = str(marker)
+            self.owner_pid = os.getpid()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if os.getpid() == self.owner_pid:
+                return
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            os._exit(1)
+
+    ExitOnce.__qualname__ = "ExitOnce"  # pickled by reference, as this module's
+    return ExitOnce
 
 
+def __getattr__(name):
+    # ExitOnce subclasses a Keras class, so it is made on first use: a worker
+    # that imports this module to unpickle it must not import Keras before
+    # sknormnet does (the package sets the backend's thread limits first).
+    if name == "ExitOnce":
+        globals()[name] = _exit_once_class()
+        return globals()[name]
+    raise AttributeError(name)
+
+
+# Last in the module: the worker that replaces the dead one imports Keras
+# through this module (to unpickle ExitOnce) rather than through sknormnet.
 def test_search_survives_a_worker_dying_mid_fit(
     client, regression_data, serial_search, tmp_path
 ):
@@ -213,7 +224,7 @@ def test_search_survives_a_worker_dying_mid_fit(
     inputs = [X, y, *(part for split in splits for part in split)]
     marker = tmp_path / "died"
     pids_before = set(client.run(os.getpid).values())
-    estimator = regressor(callbacks=[ExitOnce(marker)])
+    estimator = regressor(callbacks=[sys.modules[__name__].ExitOnce(marker)])
     client.amm.stop()
     try:
         with joblib.parallel_config(backend="dask", scatter=inputs):
