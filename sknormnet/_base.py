@@ -653,6 +653,45 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             + self._divergence_advice()
         )
 
+    # --------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sknormnet_version"] = _package_version()
+        model = state.get("model_")
+        if model is not None:
+            # A Keras model pickles through Keras' saving format, which leaves
+            # out the dropout layers' seed counters: a loaded estimator would
+            # replay the dropout masks of its first epochs when it continues
+            # training (warm_start, partial_fit).
+            from ._model import host_array
+
+            state["_dropout_seed_states"] = {
+                layer.name: host_array(layer.seed_generator.state)
+                for layer in model.layers
+                if getattr(layer, "seed_generator", None) is not None
+            }
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_sknormnet_version", None)
+        seed_states = state.pop("_dropout_seed_states", None)
+        super().__setstate__(state)
+        if version != _package_version():
+            warnings.warn(
+                f"Unpickling a {type(self).__name__} saved by sknormnet "
+                f"{version or '(unknown version)'} with sknormnet "
+                f"{_package_version()}: this might fail or give wrong results. "
+                "Refit it with the installed version, or load it with the one "
+                "that saved it.",
+                UserWarning,
+                stacklevel=2,
+            )
+        for name, value in (seed_states or {}).items():
+            variable = self.model_.get_layer(name).seed_generator.state
+            # each backend keeps the counters in its own integer type
+            variable.assign(np.asarray(value).astype(variable.dtype))
+
     # ------------------------------------------------------------- predicting
     def _validated_input(self, X):
         """X checked against the fitted estimator (width, feature names), for predicting."""
@@ -694,6 +733,10 @@ def _keras_modules():
     from . import _model, _train, _trainers
 
     return _model, _train, _trainers
+
+
+def _package_version() -> str:
+    return sys.modules["sknormnet"].__version__
 
 
 def reduce_loss(per_row: np.ndarray, sample_weight) -> float:
