@@ -17,6 +17,13 @@ fits. Every process is warmed up first (Keras imported, one small fit), so
 the times compare the searches, not TensorFlow's import; the cluster's start
 is timed separately. The three searches must give identical scores (checked).
 ``--quick`` uses 2000 rows, 2 epochs and 4 candidates.
+
+``--worker-death N`` instead runs the quick search N times on a
+LocalCluster, each time killing one worker process (``os._exit(1)``) at the
+end of the first epoch of the k-th fit (k = 0, 2, 4, ...), once as plainly
+written and once with the inputs broadcast to every worker and the Active
+Memory Manager stopped (the recipe of docs/distributed.rst), and counts the
+searches that finished with the serial run's scores.
 """
 
 from __future__ import annotations
@@ -57,30 +64,30 @@ def quiet():
 
 
 def warm_up():
-    """Import Keras and run one small fit in this process; report its thread limits."""
+    """One small fit in this process (it imports Keras); its thread limits."""
     quiet()
-    import keras
-
     rng = np.random.default_rng(0)
     NormNetRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(
         rng.normal(size=(32, 3)), rng.normal(size=32)
     )
+    import keras
+
     limits = {
         name: os.environ.get(name, "unset")
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        for name in (
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "TF_NUM_INTRAOP_THREADS",
+            "TF_NUM_INTEROP_THREADS",
+        )
     }
     limits["keras_backend"] = keras.backend.backend()
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        # 0 means TensorFlow's default: one thread per core
-        limits["tf_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
-        limits["tf_inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
     limits["os_threads"] = len(os.listdir("/proc/self/task"))
     return os.getpid(), limits
 
 
-def make_search(n_rows: int, epochs: int, quick: bool):
+def make_search(n_rows: int, epochs: int, quick: bool, callbacks=None):
     frame = load_spotify(as_frame=True).frame.dropna().sample(n=n_rows, random_state=0)
     X = frame[[*FEATURES, "playlist_genre"]]
     y = frame["track_popularity"] / 100
@@ -97,6 +104,7 @@ def make_search(n_rows: int, epochs: int, quick: bool):
             n_iter_no_change=epochs,
             alpha=0.0,
             random_state=0,
+            callbacks=callbacks,
         ),
     )
     grid = {
@@ -106,21 +114,98 @@ def make_search(n_rows: int, epochs: int, quick: bool):
         "normnetregressor__dropout_rate": [0.0, 0.3],
     }
 
-    def run(**kwargs):
+    groups = frame["track_artist"]
+
+    def run(cv=None, **kwargs):
         search = GridSearchCV(
             pipeline,
             grid,
-            cv=GroupKFold(n_splits=3),
+            cv=GroupKFold(n_splits=3) if cv is None else cv,
             scoring="neg_mean_absolute_error",
             refit=False,
             **kwargs,
         )
         start = time.perf_counter()
-        search.fit(X, y, groups=frame["track_artist"])
+        search.fit(X, y, groups=groups)
         return time.perf_counter() - start, search
 
+    run.data = (X, y, groups)
     n_fits = 3 * len(grid["normnetregressor__batchnorm"]) * 2
     return run, n_fits
+
+
+def exit_at_fit_class():
+    """A Keras callback that kills the worker process running the k-th fit."""
+    import keras
+
+    class ExitAtFit(keras.callbacks.Callback):
+        # Fits are counted across processes with files made atomically in
+        # ``folder``; the process that created the callback never exits.
+        def __init__(self, folder, k):
+            super().__init__()
+            self.folder, self.k, self.owner = folder, k, os.getpid()
+            self.index = None
+
+        def on_train_begin(self, logs=None):
+            i = 0
+            while not claim(os.path.join(self.folder, f"fit-{i}")):
+                i += 1
+            self.index = i
+
+        def on_epoch_end(self, epoch, logs=None):
+            if os.getpid() == self.owner or self.index != self.k:
+                return
+            if claim(os.path.join(self.folder, "died")):
+                os._exit(1)
+
+    return ExitAtFit
+
+
+def claim(path) -> bool:
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def worker_deaths(trials: int, client) -> int:
+    import tempfile
+
+    reference = make_search(2000, 2, True)[0](n_jobs=1)[1]
+    expected = reference.cv_results_["mean_test_score"]
+    ExitAtFit = exit_at_fit_class()
+    survived = {"plain": 0, "broadcast": 0}
+    for trial in range(trials):
+        k = 2 * trial
+        for how in survived:
+            folder = tempfile.mkdtemp()
+            run, _ = make_search(2000, 2, True, callbacks=[ExitAtFit(folder, k)])
+            X, y, groups = run.data
+            try:
+                if how == "plain":
+                    with joblib.parallel_config(backend="dask"):
+                        _, found = run()
+                else:
+                    splits = list(GroupKFold(n_splits=3).split(X, y, groups))
+                    arrays = [X, y, *(rows for split in splits for rows in split)]
+                    client.amm.stop()
+                    try:
+                        with joblib.parallel_config(backend="dask", scatter=arrays):
+                            _, found = run(cv=splits)
+                    finally:
+                        client.amm.start()
+                ok = np.array_equal(found.cv_results_["mean_test_score"], expected)
+                outcome = "finished, scores equal" if ok else "finished, scores DIFFER"
+                survived[how] += ok
+            except Exception as exc:
+                outcome = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+            died = os.path.exists(os.path.join(folder, "died"))
+            print(f"  fit {k:>2} {how:<9} worker died: {died}; search {outcome}")
+            client.wait_for_workers(2, timeout=120)
+    for how, count in survived.items():
+        print(f"{how}: {count} of {trials} searches survived a worker death")
+    return 0
 
 
 def versions() -> str:
@@ -168,6 +253,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=8000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="small, for CI")
+    parser.add_argument("--worker-death", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.epochs = 2000, 2
@@ -178,6 +264,19 @@ def main(argv=None) -> int:
     run, n_fits = make_search(args.rows, args.epochs, args.quick)
     print(f"machine: {machine()}")
     print(f"versions: {versions()}")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if args.worker_death:
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            return worker_deaths(args.worker_death, client)
     print(
         f"search: {n_fits} fits (GroupKFold(3) by artist), {args.rows} rows, "
         f"{args.epochs} epochs per fit"
@@ -223,6 +322,7 @@ def main(argv=None) -> int:
     for name, found in limits.items():
         for entry in found:
             print(f"  {name:<7}{entry}")
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     identical = all(
         np.array_equal(s.cv_results_["mean_test_score"], reference)
         for s in searches.values()
