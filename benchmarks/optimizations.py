@@ -1,0 +1,112 @@
+"""Before/after of the training optimizations, each switched off in turn.
+
+``python benchmarks/optimizations.py`` times NormNetRegressor on TensorFlow
+in three variants, each in processes of its own, alternating rounds so that
+a busy machine affects all alike:
+
+- ``keras``: Keras' own train function (one step per call) fed by Keras'
+  array pipeline: the package before these optimizations;
+- ``epoch-calls``: a whole epoch per train-function call, Keras' array
+  pipeline;
+- ``default``: the package as it is (whole-epoch calls, fed with a dataset of
+  ready-made batches).
+
+For each: a warm fit of the benchmark network on 1,600 x 11 for 20 epochs,
+and the steady epoch on 30,000 x 20 (and 300,000 x 20 without ``--quick``).
+It prints the best wall time and the best CPU time (user + system, all
+threads) of each; CPU time is less sensitive to other work on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+VARIANTS = ("keras", "epoch-calls", "default")
+EPOCHS = 4  # timed epochs of the steady-epoch difference
+
+
+def child(variant: str, quick: bool) -> dict:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from run import make_data, sknormnet_fit
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sknormnet import _base
+
+    _, _train, _trainers = _base._keras_modules()
+    if variant in ("keras", "epoch-calls"):
+        _train._fit_input = lambda X, y, w, batch_size: dict(
+            x=X, y=y, sample_weight=w, batch_size=batch_size
+        )
+    if variant == "keras":
+        _trainers._install_multi_step = lambda trainer: None
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    def clocks(fn):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    out = {}
+    X, y = make_data(1600, 11)
+    sknormnet_fit(X, y, 20)
+    runs = [clocks(lambda: sknormnet_fit(X, y, 20)) for _ in range(5)]
+    out["fit 1,600 x 20 epochs"] = [min(r[0] for r in runs), min(r[1] for r in runs)]
+    for rows in (30_000,) if quick else (30_000, 300_000):
+        X, y = make_data(rows, 20)
+        sknormnet_fit(X, y, 1)
+        one = [clocks(lambda X=X, y=y: sknormnet_fit(X, y, 1)) for _ in range(2)]
+        many = [
+            clocks(lambda X=X, y=y: sknormnet_fit(X, y, 1 + EPOCHS)) for _ in range(2)
+        ]
+        out[f"epoch {rows:,} x 20"] = [
+            (min(m[i] for m in many) - min(o[i] for o in one)) / EPOCHS for i in (0, 1)
+        ]
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.variant:
+        print(json.dumps(child(args.variant, args.quick)))
+        return 0
+
+    best: dict = {}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            command = [sys.executable, __file__, "--variant", variant]
+            result = subprocess.run(
+                command + (["--quick"] if args.quick else []),
+                env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            for task, (wall, cpu) in figures.items():
+                old = best.setdefault(task, {}).get(variant, [wall, cpu])
+                best[task][variant] = [min(old[0], wall), min(old[1], cpu)]
+    print("| task | " + " | ".join(VARIANTS) + " |")
+    print("|---|" + "---|" * len(VARIANTS))
+    for task, by_variant in best.items():
+        cells = [
+            f"{by_variant[v][0]:.3f} s wall, {by_variant[v][1]:.3f} s CPU"
+            for v in VARIANTS
+        ]
+        print(f"| {task} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
