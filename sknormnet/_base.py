@@ -659,6 +659,9 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         state["_sknormnet_version"] = _package_version()
         model = state.get("model_")
         if model is not None:
+            # Unpickled first, this imports Keras the way fit does (global
+            # RNG states put back) before the model's unpickling needs it.
+            state = {"_keras_import": _KerasImport(), **state}
             # A Keras model pickles through Keras' saving format, which leaves
             # out the dropout layers' seed counters: a loaded estimator would
             # replay the dropout masks of its first epochs when it continues
@@ -674,6 +677,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
     def __setstate__(self, state):
         state = dict(state)
+        state.pop("_keras_import", None)
         version = state.pop("_sknormnet_version", None)
         seed_states = state.pop("_dropout_seed_states", None)
         super().__setstate__(state)
@@ -733,6 +737,17 @@ def _keras_modules():
     from . import _model, _train, _trainers
 
     return _model, _train, _trainers
+
+
+class _KerasImport:
+    """Unpickles to None, importing Keras and its backend as ``fit`` does."""
+
+    def __reduce__(self):
+        return _import_keras, ()
+
+
+def _import_keras() -> None:
+    _keras_modules()
 
 
 def _package_version() -> str:
