@@ -71,7 +71,7 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def raw_keras_model(n_features: int, steps_per_execution: int = 1):
+def raw_keras_model(n_features: int, steps_per_execution: int = 1, **compile_args):
     import keras
 
     layers = keras.layers
@@ -91,6 +91,7 @@ def raw_keras_model(n_features: int, steps_per_execution: int = 1):
         optimizer=keras.optimizers.Adam(1e-3),
         loss="mse",
         steps_per_execution=steps_per_execution,
+        **compile_args,
     )
     return model
 
@@ -125,27 +126,37 @@ def mlp_fit(X, y, epochs):
     ).fit(X, y)
 
 
-def keras_fitter(steps_per_execution: int):
+def keras_fitter(steps_per_execution: int, **compile_args):
     def fit(X, y, epochs):
-        model = raw_keras_model(X.shape[1], steps_per_execution)
+        model = raw_keras_model(X.shape[1], steps_per_execution, **compile_args)
         model.fit(X, y, batch_size=BATCH, epochs=epochs, verbose=0)
         return model
 
     return fit
 
 
-def fresh_fit(rows: int, epochs: int, repeats: int) -> dict:
-    """Wall time of a whole fit of a new model (warm process)."""
+def fresh_fit(rows: int, epochs: int, repeats: int, quick: bool) -> dict:
+    """Wall time of a whole fit of a new model (warm process).
+
+    On TensorFlow, raw Keras is also timed in eager mode and with XLA (the
+    alternatives to tracing), once each.
+    """
+    import keras
+
     X, y = make_data(rows, 11)
+    fits = [
+        ("sknormnet", sknormnet_fit, repeats),
+        ("sknormnet_first", sknormnet_first_fit, repeats),
+        ("keras", keras_fitter(1), repeats),
+        ("mlp", mlp_fit, repeats),
+    ]
+    if keras.backend.backend() == "tensorflow" and not quick:
+        fits.append(("keras_eager", keras_fitter(1, run_eagerly=True), 1))
+        fits.append(("keras_xla", keras_fitter(1, jit_compile=True), 1))
     out = {}
-    for name, fit in (
-        ("sknormnet", sknormnet_fit),
-        ("sknormnet_first", sknormnet_first_fit),
-        ("keras", keras_fitter(1)),
-        ("mlp", mlp_fit),
-    ):
+    for name, fit, n in fits:
         fit(X, y, 1)  # warm the process: imports, first-call costs
-        out[name] = best_time(lambda fit=fit: fit(X, y, epochs), repeats)
+        out[name] = best_time(lambda fit=fit: fit(X, y, epochs), n)
     return out
 
 
@@ -230,7 +241,7 @@ def backend_part(quick: bool) -> dict:
     warnings.simplefilter("ignore", ConvergenceWarning)
     repeats = 2 if quick else 3
     result = {"backend": keras.backend.backend()}
-    result["fresh"] = fresh_fit(1600, 20, repeats)
+    result["fresh"] = fresh_fit(1600, 20, repeats, quick)
     result["steady"] = {}
     for rows in (30_000,) if quick else (30_000, 300_000):
         result["steady"][str(rows)] = steady_epoch(
