@@ -227,7 +227,7 @@ def test_persistence_across_backends(saved, loaded, source, target):
         # float32 rounding (Adam's moments and step count came along).
         for step in ("partial_fit", "warm_start"):
             np.testing.assert_allclose(
-                got[f"det:pkl:{step}"], fitted[f"det:{step}"], rtol=1e-3, atol=1e-4
+                got[f"det:pkl:{step}"], fitted[f"det:{step}"], rtol=1e-5, atol=1e-6
             )
 
 
