@@ -13,12 +13,13 @@ seed states, optimizer state), trained there, and copied back.
 The pool is small (``MAX_TRAINERS``), least-recently-used, and safe under
 threads: a trainer is taken out of the pool while a fit uses it.
 
-On TensorFlow, each trainer also gets a train function that runs a whole
-epoch of steps in one call (``steps_per_execution``): Keras' own version bakes
+Each trainer also gets a train function that runs a whole epoch of steps in
+one call (``steps_per_execution``). On TensorFlow, Keras' own version bakes
 the number of steps into the traced graph, so a new epoch length (every fold
-of a grid search has its own) would mean tracing again. Here the number of
+of a grid search has its own) would mean tracing again; here the number of
 steps is a variable read when the function runs, so one trace serves every
-epoch length, and ``set_steps_per_execution`` picks it per fit.
+epoch length. On JAX, Keras' multi-step function already reads the number on
+every call. ``set_steps_per_execution`` picks it per fit.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ MAX_TRAINERS = 4
 
 _pool: OrderedDict[Hashable, keras.Model] = OrderedDict()
 _lock = threading.Lock()
-# trainer -> the variable holding its train function's steps per call
+# trainer -> the variable holding its train function's steps per call, or
+# _PYTHON_LOOP where Keras reads them from the trainer's steps_per_execution
 _step_counts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PYTHON_LOOP = object()
 
 
 @contextmanager
@@ -95,23 +98,30 @@ def set_steps_per_execution(trainer: keras.Model, steps: int) -> int:
     count = _step_counts.get(trainer)
     if count is None:
         steps = 1
-    else:
+    elif count is not _PYTHON_LOOP:
         count.assign(steps)
     trainer.steps_per_execution = steps
     return steps
 
 
 def _install_multi_step(trainer: keras.Model) -> None:
-    """Give a TensorFlow trainer a train function running a variable number of steps.
+    """Give a trainer a train function running a variable number of steps per call.
 
-    Left as Keras made it (one step per call) on other backends, in eager or
-    XLA mode and under a ``tf.distribute`` strategy.
+    TensorFlow: a traced loop over a step-count variable. JAX: Keras' own
+    multi-step function, a Python loop over the compiled step that reads
+    ``steps_per_execution`` on every call; Keras picks it over the one-step
+    function when the train function is made (at the first fit) with a
+    ``steps_per_execution`` above one. Left as Keras made it (one step per
+    call) on other backends, in eager mode, with XLA on TensorFlow and under
+    a ``tf.distribute`` strategy.
     """
-    if (
-        keras.backend.backend() != "tensorflow"
-        or trainer.run_eagerly
-        or trainer.jit_compile
-    ):
+    if trainer.run_eagerly:
+        return
+    if keras.backend.backend() == "jax":
+        trainer.steps_per_execution = 2
+        _step_counts[trainer] = _PYTHON_LOOP
+        return
+    if keras.backend.backend() != "tensorflow" or trainer.jit_compile:
         return
     import tensorflow as tf
 
