@@ -1,15 +1,16 @@
-"""Before/after of the training optimizations, each switched off in turn.
+"""Before/after of the whole-epoch train calls on JAX.
 
-``python benchmarks/optimizations.py`` times NormNetRegressor on TensorFlow
-in three variants, each in processes of its own, alternating rounds so that
-a busy machine affects all alike:
+``python benchmarks/optimizations.py`` times NormNetRegressor on JAX in two
+variants, each in processes of its own, alternating rounds so that a busy
+machine affects both alike:
 
-- ``keras``: Keras' own train function (one step per call) fed by Keras'
-  array pipeline: the package before these optimizations;
-- ``epoch-calls``: a whole epoch per train-function call, Keras' array
-  pipeline;
-- ``default``: the package as it is (whole-epoch calls, fed with a dataset of
-  ready-made batches).
+- ``keras``: Keras' own train function, one step per call;
+- ``default``: the package as it is, a whole epoch per train-function call
+  (Keras' multi-step train function with ``steps_per_execution`` set per
+  fit).
+
+TensorFlow trainers always run one step per call (Keras bakes the count into
+the traced graph there), so there is nothing to compare on that backend.
 
 For each: a warm fit of the benchmark network on 1,600 x 11 for 20 epochs,
 and the steady epoch on 30,000 x 20 (and 300,000 x 20 without ``--quick``).
@@ -29,7 +30,7 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-VARIANTS = ("keras", "epoch-calls", "default")
+VARIANTS = ("keras", "default")
 EPOCHS = 4  # timed epochs of the steady-epoch difference
 
 
@@ -40,11 +41,7 @@ def child(variant: str, quick: bool) -> dict:
 
     from sknormnet import _base
 
-    _, _train, _trainers = _base._keras_modules()
-    if variant in ("keras", "epoch-calls"):
-        _train._fit_input = lambda X, y, w, batch_size: dict(
-            x=X, y=y, sample_weight=w, batch_size=batch_size
-        )
+    _, _, _trainers = _base._keras_modules()
     if variant == "keras":
         _trainers._install_multi_step = lambda trainer: None
     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -88,7 +85,7 @@ def main(argv=None) -> int:
             command = [sys.executable, __file__, "--variant", variant]
             result = subprocess.run(
                 command + (["--quick"] if args.quick else []),
-                env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+                env={**os.environ, "KERAS_BACKEND": "jax"},
                 capture_output=True,
                 text=True,
                 check=True,

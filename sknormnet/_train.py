@@ -6,8 +6,8 @@ reproducible nor free of global side effects. Shuffling happens here instead,
 with the estimator's own generator: the rows of many epochs are laid out in
 advance as one stream of reshuffled passes over the data, and Keras reads it in
 order (``shuffle=False``) with ``steps_per_epoch`` set, so the compiled train
-step runs epoch after epoch without Python work per batch. On TensorFlow one
-call of the train function runs a whole epoch (``steps_per_execution``, see
+step runs epoch after epoch without Python work per batch. On JAX one call of
+the train function runs a whole epoch (``steps_per_execution``, see
 ``_trainers``), unless a user callback has batch hooks.
 
 Every epoch is ``ceil(n_samples / batch_size)`` full batches. A pass that does
@@ -248,12 +248,10 @@ def run_epochs(
         if sparse.issparse(X_chunk):
             X_chunk = X_chunk.toarray()
         model.fit(
-            **_fit_input(
-                X_chunk,
-                y[rows],
-                None if sample_weight is None else sample_weight[rows],
-                batch_size,
-            ),
+            X_chunk,
+            y[rows],
+            sample_weight=None if sample_weight is None else sample_weight[rows],
+            batch_size=batch_size,
             initial_epoch=first + done,
             epochs=first + done + chunk,
             steps_per_epoch=steps_per_epoch,
@@ -262,27 +260,3 @@ def run_epochs(
             callbacks=[*callbacks, monitor],
         )
         done += chunk
-
-
-def _fit_input(X, y, sample_weight, batch_size: int) -> dict:
-    """``model.fit``'s data arguments for one laid-out chunk (whole batches).
-
-    On TensorFlow the chunk goes in as a ``tf.data.Dataset`` of ready-made
-    batches: Keras' own pipeline for arrays traces several dataset functions
-    on every ``fit`` call, a fixed cost of the order of a small fit's whole
-    training time. The rows are already in training order, so a batch is a
-    reshape.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
-    import tensorflow as tf
-
-    n_batches = X.shape[0] // batch_size
-    parts = tuple(
-        part.astype(np.float32, copy=False).reshape(
-            n_batches, batch_size, *part.shape[1:]
-        )
-        for part in (X, y, sample_weight)
-        if part is not None
-    )
-    return dict(x=tf.data.Dataset.from_tensor_slices(parts))

@@ -13,13 +13,10 @@ seed states, optimizer state), trained there, and copied back.
 The pool is small (``MAX_TRAINERS``), least-recently-used, and safe under
 threads: a trainer is taken out of the pool while a fit uses it.
 
-Each trainer also gets a train function that runs a whole epoch of steps in
-one call (``steps_per_execution``). On TensorFlow, Keras' own version bakes
-the number of steps into the traced graph, so a new epoch length (every fold
-of a grid search has its own) would mean tracing again; here the number of
-steps is a variable read when the function runs, so one trace serves every
-epoch length. On JAX, Keras' multi-step function already reads the number on
-every call. ``set_steps_per_execution`` picks it per fit.
+On JAX, each trainer also runs a whole epoch of steps per call of its train
+function (``steps_per_execution``, set per fit by ``set_steps_per_execution``),
+which saves Keras' per-batch dispatch. TensorFlow trainers run one step per
+call: Keras bakes the count into the traced graph there.
 """
 
 from __future__ import annotations
@@ -38,10 +35,8 @@ MAX_TRAINERS = 4
 
 _pool: OrderedDict[Hashable, keras.Model] = OrderedDict()
 _lock = threading.Lock()
-# trainer -> the variable holding its train function's steps per call, or
-# _PYTHON_LOOP where Keras reads them from the trainer's steps_per_execution
-_step_counts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PYTHON_LOOP = object()
+# trainers whose train function reads steps_per_execution on every call
+_multi_step: weakref.WeakSet = weakref.WeakSet()
 
 
 @contextmanager
@@ -89,66 +84,30 @@ def _assign(targets, sources) -> None:
 def set_steps_per_execution(trainer: keras.Model, steps: int) -> int:
     """Run up to ``steps`` train steps per call of ``trainer``'s train function.
 
-    Returns the number it will run: ``steps`` where the trainer has the
-    variable-length train function, else 1 (Keras' own, one step per call).
-    ``steps`` must divide the epoch's steps: Keras' epoch loop calls the
-    train function every ``steps`` steps and would otherwise run past the
+    Returns the number it will run: ``steps`` where the trainer has Keras'
+    multi-step train function that reads the number on every call (JAX),
+    else 1. ``steps`` must divide the epoch's steps: Keras' epoch loop calls
+    the train function every ``steps`` steps and would otherwise run past the
     end of the epoch.
     """
-    count = _step_counts.get(trainer)
-    if count is None:
+    if trainer not in _multi_step:
         steps = 1
-    elif count is not _PYTHON_LOOP:
-        count.assign(steps)
     trainer.steps_per_execution = steps
     return steps
 
 
 def _install_multi_step(trainer: keras.Model) -> None:
-    """Give a trainer a train function running a variable number of steps per call.
+    """Let a JAX trainer run a variable number of steps per train-function call.
 
-    TensorFlow: a traced loop over a step-count variable. JAX: Keras' own
-    multi-step function, a Python loop over the compiled step that reads
-    ``steps_per_execution`` on every call; Keras picks it over the one-step
-    function when the train function is made (at the first fit) with a
-    ``steps_per_execution`` above one. Left as Keras made it (one step per
-    call) on other backends, in eager mode, with XLA on TensorFlow and under
-    a ``tf.distribute`` strategy.
+    Keras' JAX trainer picks its multi-step train function (a Python loop over
+    the compiled step that reads ``steps_per_execution`` on every call) when
+    the function is made, at the first fit, with ``steps_per_execution``
+    above one; the count is then set for each fit. Keras' TensorFlow trainer
+    bakes the count into the traced graph, so that a new epoch length (every
+    fold of a grid search has its own) would mean a new trace: TensorFlow
+    trainers keep one step per call, as do eager ones.
     """
-    if trainer.run_eagerly:
+    if trainer.run_eagerly or keras.backend.backend() != "jax":
         return
-    if keras.backend.backend() == "jax":
-        trainer.steps_per_execution = 2
-        _step_counts[trainer] = _PYTHON_LOOP
-        return
-    if keras.backend.backend() != "tensorflow" or trainer.jit_compile:
-        return
-    import tensorflow as tf
-
-    if tf.distribute.has_strategy():
-        return
-    count = tf.Variable(1, dtype=tf.int32, trainable=False)
-
-    def present(data):
-        # Keras' data adapters pass an absent sample weight as an empty Optional
-        return keras.tree.map_structure(
-            lambda item: None if isinstance(item, tf.experimental.Optional) else item,
-            data,
-        )
-
-    @tf.function(reduce_retracing=True, autograph=False)
-    def one_step(data):
-        return trainer.train_step(present(data))
-
-    @tf.function(reduce_retracing=True, autograph=False)
-    def some_steps(iterator):
-        logs = one_step(iterator.get_next())
-
-        def step(i, logs):
-            return i + 1, one_step(iterator.get_next())
-
-        _, logs = tf.while_loop(lambda i, _: i < count, step, (tf.constant(1), logs))
-        return logs
-
-    trainer.train_function = some_steps
-    _step_counts[trainer] = count
+    trainer.steps_per_execution = 2
+    _multi_step.add(trainer)
