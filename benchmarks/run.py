@@ -297,7 +297,8 @@ def grid_part(quick: bool, backend: str) -> dict:
     return out
 
 
-def versions() -> dict:
+def versions(*extra: str) -> dict:
+    """Versions of Python and of the packages the figures depend on (and ``extra``)."""
     out = {"python": platform.python_version()}
     for package in (
         "sknormnet",
@@ -308,6 +309,7 @@ def versions() -> dict:
         "numpy",
         "scikit-learn",
         "scikeras",
+        *extra,
     ):
         try:
             out[package] = metadata.version(package)
@@ -473,14 +475,21 @@ def goals(results: dict) -> list[dict]:
     return rows
 
 
-def print_report(results: dict) -> None:
-    m, v = results["machine"], results["versions"]
-    print(f"# sknormnet benchmarks ({results['mode']}), {results['date']}")
-    print(
-        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+def describe_machine(m: dict) -> str:
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['system']}, {m['gpu']}"
     )
-    print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+
+
+def describe_versions(v: dict) -> str:
+    return ", ".join(f"{k} {val}" for k, val in v.items())
+
+
+def print_report(results: dict) -> None:
+    print(f"# sknormnet benchmarks ({results['mode']}), {results['date']}")
+    print(f"machine: {describe_machine(results['machine'])}")
+    print(f"versions: {describe_versions(results['versions'])}")
     for backend, part in results["backends"].items():
         print(f"\n## {backend}")
         fresh = part["fresh"]

@@ -1,6 +1,6 @@
 """Wall time of one grid search: serial, on a Dask LocalCluster, and with joblib's loky.
 
-``python benchmarks/distributed.py`` runs the same GridSearchCV three ways
+``python benchmarks/dask_search.py`` runs the same GridSearchCV three ways
 and prints the wall times, their ratios to the serial run, the thread limits
 each kind of worker process had, and the machine's description:
 
@@ -30,31 +30,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
-from importlib import metadata
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import joblib
 import numpy as np
-from sklearn.compose import make_column_transformer
+
+# run as a script: this folder is on the import path
+from grid_search import FEATURES, preprocessor
+from run import describe_machine, describe_versions, machine, versions
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sknormnet import NormNetRegressor
 from sknormnet.datasets import load_spotify
 
-FEATURES = [
-    "danceability", "energy", "key", "loudness", "mode", "speechiness",
-    "acousticness", "instrumentalness", "liveness", "valence", "tempo",
-    "duration_ms",
-]  # fmt: skip
 PLACEMENTS = [None, "input", "before_dense", "before_activation", "after_activation"]
 
 
@@ -92,9 +86,7 @@ def make_search(n_rows: int, epochs: int, quick: bool, callbacks=None):
     X = frame[[*FEATURES, "playlist_genre"]]
     y = frame["track_popularity"] / 100
     pipeline = make_pipeline(
-        make_column_transformer(
-            (StandardScaler(), FEATURES), (OneHotEncoder(), ["playlist_genre"])
-        ),
+        preprocessor(),
         NormNetRegressor(
             hidden_layer_sizes=(128, 64),
             loss="absolute_error",
@@ -208,46 +200,6 @@ def worker_deaths(trials: int, client) -> int:
     return 0
 
 
-def versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for package in (
-        "sknormnet",
-        "keras",
-        "tensorflow",
-        "jax",
-        "scikit-learn",
-        "joblib",
-        "dask",
-        "distributed",
-    ):
-        try:
-            out.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return ", ".join(out)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                line.split(":", 1)[1].strip()
-                for line in info
-                if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, no GPU used"
-
-
-def unshadow_distributed():
-    """Run as a script, this file's directory comes first on the import path,
-    and the file's name would shadow the ``distributed`` package: drop it."""
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=8000)
@@ -258,12 +210,11 @@ def main(argv=None) -> int:
     if args.quick:
         args.rows, args.epochs = 2000, 2
     quiet()
-    unshadow_distributed()
     from distributed import Client, LocalCluster
 
     run, n_fits = make_search(args.rows, args.epochs, args.quick)
-    print(f"machine: {machine()}")
-    print(f"versions: {versions()}")
+    print(f"machine: {describe_machine(machine())}")
+    print(f"versions: {describe_versions(versions('joblib', 'dask', 'distributed'))}")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.worker_death:
         with (
