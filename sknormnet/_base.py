@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import random
 import sys
 import warnings
@@ -37,6 +36,13 @@ from ._names import (
     SOLVERS,
 )
 from ._plan import LayerSpec, describe_plan, layer_plan
+from ._spec import (
+    NetworkSpec,
+    fold,
+    initial_optimizer_state,
+    initial_weights,
+    optimizer_spec,
+)
 from ._threads import limit_backend_threads
 
 # Training squares values of the data's scale (squared errors, BatchNorm's
@@ -147,12 +153,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _prepare_target(self, y, first_pass: bool, classes) -> tuple[np.ndarray, dict]:
+    def _prepare_target(
+        self, y, first_pass: bool, incremental: bool, classes
+    ) -> tuple[np.ndarray, dict]:
         """Return the float32 2-D training target and the target's fitted attributes.
 
-        The attributes are set as soon as this returns (``_fit_atomic`` undoes
-        them if the fit fails), so the hooks called later in the fit see the
-        current target's: a classifier's classes and output activation.
+        Called on the fit's scratch copy, which gets the attributes as soon as
+        this returns, so the hooks called later in the fit see the current
+        target's: a classifier's classes and output activation.
         """
 
     @abstractmethod
@@ -248,16 +256,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         return describe_plan(self._layer_plan(n_outputs), n_features)
 
     # --------------------------------------------------------------- fitting
-    def _fit_atomic(self, X, y, **fit_args):
-        """Fit, or raise leaving the estimator exactly as it was."""
-        before = self.__dict__.copy()
-        try:
-            return self._fit(X, y, **fit_args)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
-
     def _fit(
         self,
         X,
@@ -271,13 +269,114 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         incremental=False,
         classes=None,
     ):
+        """Validate, prepare the target, split, build the specs, train, publish.
+
+        Every step before the last works on ``fit``, a shallow copy of the
+        estimator (validation writes ``n_features_in_``, the target's
+        attributes...). The estimator itself is written once, after training
+        succeeded, in one update of its ``__dict__``; a fit that fails
+        anywhere (bad input, divergence, an interrupt) leaves it as it was.
+        """
         if incremental:
             # scikit-learn's fit context validates the parameters on the first
             # partial_fit call only; a later set_params must not slip through.
             self._validate_params()
-        first_pass = not hasattr(self, "model_") or (
-            not self.warm_start and not incremental
+        first_pass = "_weights" not in self.__dict__ or not (
+            self.warm_start or incremental
         )
+        fit = object.__new__(type(self))
+        fit.__dict__.update(self.__dict__)
+        X, y_train, sample_weight = fit._training_data(
+            X, y, sample_weight, first_pass, incremental, classes
+        )
+        previous = None if first_pass else self._training_state
+        rng = _generator(self.random_state, len(previous.loss_curve) if previous else 0)
+        early_stopping = self.early_stopping and not incremental
+        X, y_train, sample_weight, validation = fit._split_validation(
+            X, y_train, sample_weight, groups, X_val, y_val, sample_weight_val,
+            early_stopping, rng,
+        )  # fmt: skip
+        batch_size = fit._effective_batch_size(X.shape[0])
+        network, optimizer = fit._specs(X.shape[1], y_train.shape[1])
+        if first_pass:
+            weights = initial_weights(network, rng)
+            state = None
+        else:
+            if network != self._network:
+                raise ValueError(
+                    "The network changed since the last fit (hidden layers, "
+                    "activation, dropout, batchnorm or number of features); "
+                    "warm_start and partial_fit continue the same network. Refit "
+                    "from scratch with warm_start=False."
+                )
+            weights, state = self._weights, previous
+        if first_pass or optimizer != self._optimizer:
+            optimizer_state = initial_optimizer_state(optimizer, network)
+        else:
+            optimizer_state = self._optimizer_state
+        callbacks = fit._copied_callbacks()
+        rules = fit._training_rules(batch_size, early_stopping, incremental)
+
+        _train = _keras_modules()
+        result = _train.train(
+            network,
+            optimizer,
+            weights,
+            optimizer_state,
+            _train.TrainingData(
+                as_float32(X),
+                y_train,
+                sample_weight,
+                validation and fit._make_validator(network, validation, batch_size),
+            ),
+            rules,
+            state or _train.TrainingState(),
+            rng,
+            callbacks,
+        )
+        if result.diverged_at is not None:
+            raise ValueError(self._divergence_message(result))
+        coefs, intercepts, activations, rates = fold(network, result.weights)
+        if not all(np.isfinite(w).all() for w in (*coefs, *intercepts)):
+            raise ValueError(
+                "Training produced non-finite weights; " + self._divergence_advice()
+            )
+
+        fitted = {
+            **fit.__dict__,
+            **_training_attributes(
+                result, validation is not None, early_stopping, incremental
+            ),
+            "_network": network,
+            "_optimizer": optimizer,
+            "_weights": result.weights,
+            "_optimizer_state": result.optimizer_state,
+            "_l2": rules.l2,
+            "_keras_model": None,
+            "callbacks_": callbacks,
+            "coefs_": coefs,
+            "intercepts_": intercepts,
+            "n_layers_": len(coefs) + 1,
+            "n_outputs_": y_train.shape[1],
+            "_activations": activations,
+            "_dropout_rates": rates,
+        }
+        self.__dict__.update(fitted)
+        if not (incremental or result.converged) and result.epochs_run == self.max_iter:
+            warnings.warn(
+                f"Maximum iterations ({self.max_iter}) reached and the optimization "
+                "hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,  # _fit, fit, _fit_context, the caller
+            )
+        return self
+
+    def _training_data(self, X, y, sample_weight, first_pass, incremental, classes):
+        """Validated X, the float32 2-D training target and the row weights.
+
+        Runs on the fit's scratch copy: sets ``n_features_in_`` (and feature
+        names) and the target's fitted attributes on it.
+        """
         self._hidden_layers()  # cross-parameter rules fail before any data work
         X, y = validate_data(
             self,
@@ -291,174 +390,75 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
         if self._y_numeric and y.dtype.kind not in "biuf":
             y = _numeric_target(y, type(self).__name__)
-        y_train, target_attrs = self._prepare_target(y, first_pass, classes)
-        for name, value in target_attrs.items():
-            setattr(self, name, value)
+        y_train, target_attrs = self._prepare_target(
+            y, first_pass, incremental, classes
+        )
+        self.__dict__.update(target_attrs)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
-        sample_weight = self._target_sample_weight(y, sample_weight)
-        rng = _generator(self.random_state, 0 if first_pass else len(self.loss_curve_))
-        early_stopping = self.early_stopping and not incremental
-        X, y_train, sample_weight, validation = self._split_validation(
-            X,
-            y_train,
-            sample_weight,
-            groups,
-            X_val,
-            y_val,
-            sample_weight_val,
-            early_stopping,
-            rng,
+        return X, y_train, self._target_sample_weight(y, sample_weight)
+
+    def _specs(self, n_features: int, n_outputs: int):
+        """The ``NetworkSpec`` and ``OptimizerSpec`` of the current parameters."""
+        network = NetworkSpec(
+            n_features=n_features,
+            layers=tuple(self._layer_plan(n_outputs)),
+            batchnorm_momentum=float(self.batchnorm_momentum),
         )
-        X_train = as_float32(X)
-        n_samples, n_features = X.shape
-        n_outputs = y_train.shape[1]
-        batch_size = self._effective_batch_size(n_samples)
-        plan = self._layer_plan(n_outputs)
-        # MLPRegressor's penalty, 0.5 * alpha * ||W||^2 / batch size (adamw
-        # applies alpha as decoupled weight decay instead)
-        l2 = 0.0 if self.solver == "adamw" else 0.5 * self.alpha / batch_size
-        architecture = (tuple(plan), n_features, l2, self.batchnorm_momentum)
-        optimizer_config = self._optimizer_config()
+        return network, optimizer_spec(self.get_params(deep=False), self.loss)
 
-        _model, _train, _trainers = _keras_modules()
+    def _training_rules(self, batch_size: int, early_stopping: bool, incremental: bool):
+        from ._train import TrainingRules
 
-        if first_pass:
-            seeds = iter(rng.integers(0, 2**31 - 1, size=len(plan)).tolist())
-            model = _model.build_model(
-                plan,
-                n_features,
-                seeds,
-                l2=l2,
-                batchnorm_momentum=self.batchnorm_momentum,
-            )
-            _model.compile_model(model, self._make_optimizer(_model), self.loss)
-            optimizer = model.optimizer
-            state = _train.TrainingState()
-        else:
-            if architecture != self._architecture:
-                raise ValueError(
-                    "The network's shape changed since the last fit (hidden layers, "
-                    "activation, dropout, batchnorm, alpha, batch size or number of "
-                    "features); warm_start and partial_fit continue the same network. "
-                    "Refit from scratch with warm_start=False."
-                )
-            model = self.model_
-            optimizer = (
-                model.optimizer
-                if optimizer_config == self._optimizer_config_
-                else self._make_optimizer(_model)  # fresh state for the new settings
-            )
-            state = self._training_state()
-        if not optimizer.built:
-            optimizer.build(model.trainable_variables)
-
-        rules = _train.StoppingRules(
+        return TrainingRules(
+            batch_size=batch_size,
             max_epochs=self.max_iter,
-            tol=self.tol,
+            shuffle=self.shuffle,
+            # MLPRegressor's penalty, 0.5 * alpha * ||W||^2 / batch size (adamw
+            # applies alpha as decoupled weight decay instead)
+            l2=0.0 if self.solver == "adamw" else 0.5 * float(self.alpha) / batch_size,
+            tol=float(self.tol),
             n_iter_no_change=self.n_iter_no_change,
             use_validation=early_stopping,
             incremental=incremental,
             learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
-            learning_rate_init=self.learning_rate_init,
-            power_t=self.power_t,
+            learning_rate_init=float(self.learning_rate_init),
+            power_t=float(self.power_t),
             verbose=self.verbose,
         )
-        steps_per_epoch = -(-n_samples // batch_size)
-        validate = None
-        if validation is not None:
-            validate = self._make_validator(plan, validation, _model)
-        monitor = _train.TrainingMonitor(
-            state, rules, steps_per_epoch * batch_size, validate
-        )
-        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
-        user_callbacks = _model.ForwardOnce(callbacks) if callbacks else None
 
-        def build_trainer():
-            trainer = _model.build_model(
-                plan,
-                n_features,
-                itertools.count(),  # weights are loaded from the estimator's model
-                l2=l2,
-                batchnorm_momentum=self.batchnorm_momentum,
-            )
-            _model.compile_model(trainer, self._make_optimizer(_model), self.loss)
-            return trainer
+    def _copied_callbacks(self) -> list:
+        return [copy.deepcopy(cb) for cb in self.callbacks or ()]
 
-        # Everything that shapes the compiled train step; the learning rate is
-        # a variable, set below.
-        trainer_key = (
-            architecture,
-            tuple(
-                sorted(
-                    (k, v)
-                    for k, v in optimizer_config.items()
-                    if k != "learning_rate_init"
-                )
-            ),
-        )
-        # The estimator's model_ is only written once training succeeded, so a
-        # failed fit (error, divergence, interrupt) leaves it as it was.
-        with _trainers.trainer_for(trainer_key, build_trainer) as trainer:
-            _trainers.load(trainer, model, optimizer)
-            if not incremental:
-                _model.set_learning_rate(trainer, self.learning_rate_init)
-            if early_stopping and not first_pass:
-                monitor.best_weights = _model.get_weights(trainer)  # incumbent to beat
-            _train.run_epochs(
-                trainer,
-                X_train,
-                y_train,
-                sample_weight,
-                batch_size=batch_size,
-                n_epochs=1 if incremental else self.max_iter,
-                stream=_train.RowStream(n_samples, rng, self.shuffle),
-                monitor=monitor,
-                callbacks=[user_callbacks] if user_callbacks else [],
-            )
-            if user_callbacks:
-                user_callbacks.finish()
-            if monitor.diverged_at is not None:
-                raise ValueError(self._divergence_message(monitor))
-            if early_stopping and monitor.best_weights is not None:
-                trainer.set_weights(monitor.best_weights)
-            coefs, intercepts, activations, rates = _model.fold_network(plan, trainer)
-            if not all(np.isfinite(w).all() for w in (*coefs, *intercepts)):
-                raise ValueError(
-                    "Training produced non-finite weights; " + self._divergence_advice()
-                )
-            if optimizer is not model.optimizer:
-                _model.compile_model(model, optimizer, self.loss)
-            _trainers.store(trainer, model)
+    @property
+    def model_(self):
+        """The fitted network as a compiled Keras model, built when first read.
 
-        if (
-            not incremental
-            and not monitor.stopped
-            and monitor.epochs_run == self.max_iter
-        ):
-            warnings.warn(
-                f"Maximum iterations ({self.max_iter}) reached and the optimization "
-                "hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,  # _fit, _fit_atomic, fit, _fit_context, caller
+        A copy: changing it changes neither predictions nor later training.
+        """
+        if "_weights" not in self.__dict__:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: it has "
+                "no model_."
             )
-        self.model_ = model
-        self.callbacks_ = callbacks
-        self._architecture = architecture
-        self._optimizer_config_ = optimizer_config
-        self._set_training_state(
-            state, monitor.epochs_run, validation is not None, early_stopping
-        )
-        self.n_layers_ = len(coefs) + 1
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = self._out_activation
-        self.coefs_ = coefs
-        self.intercepts_ = intercepts
-        self._activations = activations
-        self._dropout_rates = rates
-        return self
+        model = self.__dict__.get("_keras_model")
+        if model is None:
+            _keras_modules()
+            from ._model import keras_model
+
+            state = self._training_state
+            model = keras_model(
+                self._network,
+                self._optimizer,
+                self._weights,
+                self._optimizer_state,
+                state.learning_rate,
+                l2=self._l2,
+            )
+            self.__dict__["_keras_model"] = model
+        return model
 
     def _split_validation(
         self,
@@ -551,71 +551,27 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         sw_val = None if sample_weight is None else sample_weight[val]
         return X[train], y[train], sw_train, (X[val], y[val], sw_val)
 
-    def _make_validator(self, plan, validation, model_module):
-        X_val, y_val, sw_val = validation
+    def _make_validator(self, network, validation, batch_size: int):
+        """``weights -> (validation loss, validation score)`` for the monitor.
 
-        def validate(model):
-            coefs, intercepts, activations, _ = model_module.fold_network(plan, model)
-            logits = forward(X_val, coefs, intercepts, [*activations[:-1], "identity"])
-            loss, score = self._validation_metrics(logits, y_val, sw_val)
-            return loss + model_module.penalty(model), score
+        The loss is the training objective's (data loss plus the same L2
+        penalty), on the folded network's raw outputs.
+        """
+        X_val, y_val, sw_val = validation
+        l2 = 0.0 if self.solver == "adamw" else 0.5 * float(self.alpha) / batch_size
+
+        def validate(weights):
+            coefs, intercepts, activations, _ = fold(network, weights)
+            raw = forward(X_val, coefs, intercepts, [*activations[:-1], "identity"])
+            loss, score = self._validation_metrics(raw, y_val, sw_val)
+            kernels = (w for v, w in zip(network.variables(), weights, strict=True)
+                       if v.name == "kernel")  # fmt: skip
+            penalty = sum(
+                float(np.sum(np.square(k, dtype=np.float64))) for k in kernels
+            )
+            return loss + l2 * penalty, score
 
         return validate
-
-    def _training_state(self):
-        from ._train import TrainingState
-
-        return TrainingState(
-            loss_curve=list(self.loss_curve_),
-            validation_scores=list(self.validation_scores_ or []),
-            validation_losses=list(self.history_.get("val_loss", [])),
-            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
-            best_validation_score=(
-                self.best_validation_score_
-                if self.best_validation_score_ is not None
-                else -np.inf
-            ),
-            no_improvement_count=self._no_improvement_count,
-            n_iter=len(self.loss_curve_),
-            t=self.t_,
-        )
-
-    def _set_training_state(
-        self, state, epochs_run: int, validated: bool, early_stopping: bool
-    ):
-        self.loss_curve_ = list(state.loss_curve)
-        self.loss_ = state.loss_curve[-1]
-        # As MLPRegressor: n_iter_ counts this call's epochs, the curves and t_
-        # the whole training since the network was built.
-        self.n_iter_ = epochs_run
-        self.t_ = state.t
-        self._no_improvement_count = state.no_improvement_count
-        self.history_ = {"loss": list(state.loss_curve)}
-        if validated:
-            self.history_["val_loss"] = list(state.validation_losses)
-            self.history_["val_score"] = list(state.validation_scores)
-        # As MLPRegressor: best_loss_ tracks the training loss unless the
-        # validation score drives stopping; validation attributes exist
-        # (not None) whenever validation data was scored.
-        self.best_loss_ = None if early_stopping else state.best_loss
-        self.validation_scores_ = list(state.validation_scores) if validated else None
-        self.best_validation_score_ = state.best_validation_score if validated else None
-
-    def _optimizer_config(self) -> dict:
-        return {
-            key: getattr(self, key)
-            for key in (
-                "solver",
-                "learning_rate_init",
-                "momentum",
-                "nesterovs_momentum",
-                "beta_1",
-                "beta_2",
-                "epsilon",
-                "alpha",
-                "loss",
-            )
-        }
 
     def _stratify_split(self, y) -> bool:
         return False
@@ -625,18 +581,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _make_optimizer(self, model_module):
-        return model_module.make_optimizer(
-            self.solver,
-            self.learning_rate_init,
-            momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            weight_decay=self.alpha,
-        )
-
     def _divergence_advice(self) -> str:
         return (
             "what usually fixes it: scale the inputs (e.g. StandardScaler in a "
@@ -645,11 +589,19 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             f"(now {self.learning_rate_init:g})."
         )
 
-    def _divergence_message(self, monitor) -> str:
-        loss = monitor.state.loss_curve[-1]
+    def _divergence_message(self, result) -> str:
+        from ._train import DIVERGENCE_FACTOR
+
+        loss = result.state.loss_curve[-1]
+        what = (
+            f"became {loss}"
+            if not np.isfinite(loss)
+            else f"reached {loss:.4g}, over {DIVERGENCE_FACTOR:g} times the loss of "
+            "its first batch"
+        )
         return (
-            f"Training diverged at epoch {monitor.diverged_at}: the training loss "
-            f"became {loss}. The estimator was left as it was before this fit; "
+            f"Training diverged at epoch {result.diverged_at}: the training loss "
+            f"{what}. The estimator was left as it was before this fit; "
             + self._divergence_advice()
         )
 
@@ -657,29 +609,18 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         state = super().__getstate__()
         state["_sknormnet_version"] = _package_version()
-        model = state.get("model_")
-        if model is not None:
-            # Unpickled first, this imports Keras the way fit does (global
-            # RNG states put back) before the model's unpickling needs it.
+        if state.get("_keras_model") is not None:
+            state["_keras_model"] = None  # model_ is rebuilt from the arrays
+        if state.get("callbacks_"):
+            # Keras callbacks unpickle through Keras: unpickled first, this
+            # imports it the way fit does (global RNG states put back).
             state = {"_keras_import": _KerasImport(), **state}
-            # A Keras model pickles through Keras' saving format, which leaves
-            # out the dropout layers' seed counters: a loaded estimator would
-            # replay the dropout masks of its first epochs when it continues
-            # training (warm_start, partial_fit).
-            from ._model import host_array
-
-            state["_dropout_seed_states"] = {
-                layer.name: host_array(layer.seed_generator.state)
-                for layer in model.layers
-                if getattr(layer, "seed_generator", None) is not None
-            }
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         state.pop("_keras_import", None)
         version = state.pop("_sknormnet_version", None)
-        seed_states = state.pop("_dropout_seed_states", None)
         super().__setstate__(state)
         if version != _package_version():
             warnings.warn(
@@ -691,10 +632,6 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
                 stacklevel=2,
             )
-        for name, value in (seed_states or {}).items():
-            variable = self.model_.get_layer(name).seed_generator.state
-            # each backend keeps the counters in its own integer type
-            variable.assign(np.asarray(value).astype(variable.dtype))
 
     # ------------------------------------------------------------- predicting
     def _validated_input(self, X):
@@ -718,25 +655,27 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
 
 def _keras_modules():
-    """The Keras-dependent modules, imported on first use (not at package import).
+    """The training module, imported on first use (not at package import).
 
     Importing TensorFlow or JAX draws from NumPy's global RNG (TensorFlow from
     Python's ``random`` too); both states are put back, so that a first fit
     leaves global state as it found it. In a parallel worker the backend gets
     the worker's thread limit first (``_threads``).
     """
-    if "sknormnet._trainers" not in sys.modules:
+    if "sknormnet._engines" not in sys.modules:
         limit_backend_threads()
         numpy_state = np.random.get_state()  # noqa: NPY002 - saved, not used
         python_state = random.getstate()
         try:
-            from . import _model, _train, _trainers
+            from . import _engines, _model, _train  # noqa: F401
+
+            _engines.backend_engine()  # its imports draw from the RNGs too
         finally:
             np.random.set_state(numpy_state)  # noqa: NPY002
             random.setstate(python_state)
-    from . import _model, _train, _trainers
+    from . import _train
 
-    return _model, _train, _trainers
+    return _train
 
 
 class _KerasImport:
@@ -750,14 +689,35 @@ def _import_keras() -> None:
     _keras_modules()
 
 
+def _training_attributes(
+    result, validated: bool, early_stopping: bool, incremental: bool
+) -> dict:
+    """The fitted attributes that describe training (MLPRegressor's vocabulary)."""
+    state = result.state
+    history = {"loss": list(state.loss_curve)}
+    if validated:
+        history["val_loss"] = list(state.validation_losses)
+        history["val_score"] = list(state.validation_scores)
+    return {
+        "_training_state": state,
+        "loss_curve_": list(state.loss_curve),
+        "loss_": state.loss_curve[-1],
+        # As MLPRegressor: n_iter_ counts this call's epochs, the curves and t_
+        # the whole training since the network was built.
+        "n_iter_": result.epochs_run,
+        "t_": state.t,
+        "history_": history,
+        # As MLPRegressor: best_loss_ tracks the training loss unless the
+        # validation score drives stopping; validation attributes exist
+        # (not None) whenever validation data was scored.
+        "best_loss_": None if early_stopping else state.best_loss,
+        "validation_scores_": list(state.validation_scores) if validated else None,
+        "best_validation_score_": (state.best_validation_score if validated else None),
+    }
+
+
 def _package_version() -> str:
     return sys.modules["sknormnet"].__version__
-
-
-def reduce_loss(per_row: np.ndarray, sample_weight) -> float:
-    """Keras' ``sum_over_batch_size`` reduction: weighted sum over the row count."""
-    weighted = per_row if sample_weight is None else per_row * sample_weight
-    return float(np.sum(weighted) / len(per_row))
 
 
 def as_float32(X, name: str = "X"):

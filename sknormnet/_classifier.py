@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseNormNet, reduce_loss
+from ._base import BaseNormNet
 from ._compat import StrOptions, _check_partial_fit_first_call, _fit_context
 from ._forward import ACTIVATION_FUNCTIONS
 from ._names import CLASSIFICATION_LOSSES
@@ -441,7 +441,7 @@ default=None
             The fitted estimator. When fitting fails, the error is raised and
             the estimator is left exactly as it was before the call.
         """
-        return self._fit_atomic(
+        return self._fit(
             X,
             y,
             sample_weight=sample_weight,
@@ -488,20 +488,16 @@ default=None
                 "once, e.g. compute_class_weight('balanced', classes=classes, "
                 "y=y_all), and pass them as a dict {label: weight}."
             )
-        return self._fit_atomic(
+        return self._fit(
             X, y, sample_weight=sample_weight, incremental=True, classes=classes
         )
 
-    def _fit(self, X, y, *, incremental=False, classes=None, **fit_args):
+    # ------------------------------------------------------------------ target
+    def _prepare_target(self, y, first_pass, incremental, classes):
         if incremental:
             # scikit-learn's partial_fit contract: classes on the first call,
-            # the same ones on later calls. It sets classes_ on the first call;
-            # _fit_atomic removes it again if the call fails.
+            # the same ones on later calls (sets classes_ on the fit's copy).
             _check_partial_fit_first_call(self, classes)
-        return super()._fit(X, y, incremental=incremental, classes=classes, **fit_args)
-
-    # ------------------------------------------------------------------ target
-    def _prepare_target(self, y, first_pass, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -602,20 +598,15 @@ default=None
         return binarizer.transform(y_val).astype(np.float64)
 
     def _validation_metrics(self, raw, y_val, sample_weight):
-        # raw: the logits. The loss is computed from them as Keras does (it
-        # reads the logits behind a sigmoid or softmax output), so it does not
-        # saturate where the probabilities round to 0 or 1.
+        # raw: the logits; the loss is computed from them as in training.
+        from ._ops import mean_loss
+
+        loss = mean_loss(self.loss, self.out_activation_, raw, y_val, sample_weight)
         if self.out_activation_ == "softmax":
-            per_row = -np.sum(y_val * log_softmax(raw, axis=1), axis=1)
             hit = np.argmax(raw, axis=1) == np.argmax(y_val, axis=1)
         else:
-            per_row = -np.sum(
-                y_val * log_expit(raw) + (1 - y_val) * log_expit(-raw), axis=1
-            )
             hit = np.all((raw > 0) == (y_val > 0.5), axis=1)
-        loss = reduce_loss(per_row, sample_weight)
-        score = float(np.average(hit, weights=sample_weight))
-        return loss, score
+        return loss, float(np.average(hit, weights=sample_weight))
 
     # -------------------------------------------------------------- predicting
     def decision_function(self, X):

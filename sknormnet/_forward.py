@@ -40,6 +40,7 @@ ACTIVATION_FUNCTIONS = {
     "gelu": lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))),
     "swish": lambda x: x * expit(x),
     "softmax": _softmax,  # the multiclass output only
+    "exp": lambda x: np.exp(x, out=x),  # the Poisson output only (log link)
 }
 
 

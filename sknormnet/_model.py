@@ -1,7 +1,9 @@
-"""Build, compile and fold the Keras network: the only module that touches Keras layers.
+"""Keras objects from the specs: the network as a Keras model, the optimizer.
 
-Imported lazily (from ``fit``), so that ``import sknormnet``, ``get_params``,
-``clone`` and parameter validation never pay for importing Keras.
+The only module that builds Keras layers. Used for ``model_`` (a Keras copy
+of a fitted network, built when first read) and by the Keras ``Model.fit``
+path (``_engine_keras``); the backend engines train the same network from
+the same specs without building a model.
 """
 
 from __future__ import annotations
@@ -12,196 +14,168 @@ import keras
 import numpy as np
 
 from ._names import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ._plan import LayerSpec
+from ._spec import BATCHNORM_EPSILON, NetworkSpec, OptimizerSpec
 
-# loss name -> (Keras loss, weight). squared_error is half the mean squared
-# error, as in MLPRegressor, so loss_curve_ and alpha mean what they mean there.
-# log_loss is MLPClassifier's: the mean over rows of the cross-entropy summed
-# over the outputs, with the same L2 penalty. On sigmoid outputs (binary,
-# multilabel) it is BinaryCrossentropy, which Keras averages over the outputs:
-# compile_model multiplies the weight by the number of outputs.
+# every activation a plan can name: the hidden ones and the output-only ones
+_KERAS_ACTIVATIONS = {**ACTIVATIONS, **OUTPUT_ACTIVATIONS}
+
+# loss name -> (Keras loss on the model's outputs, weight), for ``model_``
+# (``model_.fit`` trains what the estimator trains). squared_error is half the
+# mean squared error; log_loss on sigmoid outputs is Keras' binary
+# cross-entropy, which averages over the outputs: the weight is multiplied by
+# their number. On a softmax output it is the categorical cross-entropy.
 _KERAS_LOSSES = {
     "squared_error": (keras.losses.MeanSquaredError, 0.5),
     "absolute_error": (keras.losses.MeanAbsoluteError, 1.0),
     "huber": (keras.losses.Huber, 1.0),
+    "poisson": (keras.losses.Poisson, 1.0),
     "log_loss": (keras.losses.BinaryCrossentropy, 1.0),
 }
-# On a softmax output (multiclass) log_loss is CategoricalCrossentropy on the
-# one-hot target, already summed over the classes.
-_SOFTMAX_LOSSES = {"log_loss": (keras.losses.CategoricalCrossentropy, 1.0)}
 
-# every activation the plan can name: the hidden ones and the output-only ones
-_KERAS_ACTIVATIONS = {**ACTIVATIONS, **OUTPUT_ACTIVATIONS}
+_KERAS_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
 
 
 def build_model(
-    plan: list[LayerSpec],
-    n_features: int,
+    spec: NetworkSpec,
     seeds: Iterator[int],
-    l2: float,
-    batchnorm_momentum: float,
+    *,
+    raw_output: bool = False,
+    l2: float = 0.0,
 ) -> keras.Sequential:
-    """Create the (uncompiled) Sequential model for ``plan``.
+    """The (uncompiled) Sequential model of ``spec``, weights not set.
 
-    Every kernel initializer and dropout layer gets its own integer seed from
-    ``seeds``: Keras would otherwise draw one from its process-global seed
-    generator (or Python's ``random``), which is exactly what must not happen.
-    Layers are named after the plan, so Keras' global name counters are not used.
+    Every Dropout layer gets its own integer seed from ``seeds``: Keras would
+    otherwise draw one from its process-global seed generator. Layers are
+    named after the plan, so Keras' global name counters are not used. With
+    ``raw_output`` the output layer has no activation (a classifier's
+    logits); ``l2`` adds Keras' L2 regularizer to every kernel.
     """
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-    layers: list[keras.layers.Layer] = [keras.Input(shape=(n_features,), name="input")]
-    for spec in plan:
-        if spec.kind == "dense":
+    layers: list = [keras.Input(shape=(spec.n_features,), name="input")]
+    for layer in spec.layers:
+        if layer.kind == "dense":
+            activation = layer.activation
+            if raw_output and layer is spec.layers[-1]:
+                activation = None
             layers.append(
                 keras.layers.Dense(
-                    spec.units,
-                    activation=_KERAS_ACTIVATIONS[spec.activation]
-                    if spec.activation
-                    else None,
-                    use_bias=spec.use_bias,
-                    kernel_initializer=keras.initializers.GlorotUniform(
-                        seed=next(seeds)
-                    ),
+                    layer.units,
+                    activation=_KERAS_ACTIVATIONS[activation] if activation else None,
+                    use_bias=layer.use_bias,
                     kernel_regularizer=regularizer,
-                    name=spec.name,
+                    name=layer.name,
                 )
             )
-        elif spec.kind == "batchnorm":
+        elif layer.kind == "batchnorm":
             layers.append(
                 keras.layers.BatchNormalization(
-                    momentum=batchnorm_momentum, scale=spec.scale, name=spec.name
+                    momentum=spec.batchnorm_momentum,
+                    epsilon=BATCHNORM_EPSILON,
+                    scale=layer.scale,
+                    name=layer.name,
                 )
             )
-        elif spec.kind == "activation":
+        elif layer.kind == "activation":
             layers.append(
                 keras.layers.Activation(
-                    _KERAS_ACTIVATIONS[spec.activation], name=spec.name
+                    _KERAS_ACTIVATIONS[layer.activation], name=layer.name
                 )
             )
-        elif spec.kind == "dropout":
+        else:  # dropout
             layers.append(
-                keras.layers.Dropout(spec.rate, seed=next(seeds), name=spec.name)
+                keras.layers.Dropout(layer.rate, seed=next(seeds), name=layer.name)
             )
-        else:  # pragma: no cover - the plan only produces the kinds above
-            raise AssertionError(spec.kind)
     return keras.Sequential(layers, name="normnet")
 
 
-def make_optimizer(
-    solver: str,
-    learning_rate: float,
-    *,
-    momentum: float,
-    nesterovs_momentum: bool,
-    beta_1: float,
-    beta_2: float,
-    epsilon: float,
-    weight_decay: float,
-) -> keras.optimizers.Optimizer:
-    if solver == "adam":
-        return keras.optimizers.Adam(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
-        )
-    if solver == "adamw":
-        optimizer = keras.optimizers.AdamW(
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-        )
+def make_optimizer(spec: OptimizerSpec, learning_rate: float):
+    """The Keras optimizer of ``spec``."""
+    optimizer = _KERAS_OPTIMIZERS[spec.solver](
+        learning_rate=float(learning_rate), **dict(spec.options)
+    )
+    if spec.solver == "adamw":
         # Decay the kernels only, like the L2 penalty of the other solvers.
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-        return optimizer
-    if solver == "sgd":
-        return keras.optimizers.SGD(
-            learning_rate=learning_rate,
-            momentum=momentum,
-            nesterov=nesterovs_momentum and momentum > 0,
-        )
-    if solver == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, epsilon=epsilon)
-    raise AssertionError(solver)  # pragma: no cover - validated by the estimator
+    return optimizer
 
 
-def compile_model(model: keras.Model, optimizer, loss: str) -> None:
-    """Compile with the Keras loss for ``loss`` and the model's output layer."""
-    output = model.get_layer("output")
-    if output.get_config()["activation"] == "softmax":
-        loss_class, weight = _SOFTMAX_LOSSES[loss]
-    else:
-        loss_class, weight = _KERAS_LOSSES[loss]
-        if loss == "log_loss":
-            weight *= output.units
-    model.compile(optimizer=optimizer, loss=loss_class(), loss_weights=weight)
+def network_variables(model: keras.Model) -> list:
+    """The model's variables in ``NetworkSpec.variables()`` order (no seed states)."""
+    return [
+        variable
+        for layer in model.layers
+        for variable in layer.variables
+        if not _is_seed_state(variable)
+    ]
 
 
-def fold_network(
-    plan: list[LayerSpec], model: keras.Model
-) -> tuple[list[np.ndarray], list[np.ndarray], list[str], list[float]]:
-    """The inference-mode network as a plain MLP, every BatchNorm folded away.
+def _is_seed_state(variable) -> bool:
+    return variable.path.endswith("seed_generator_state")
 
-    In inference mode BatchNormalization is the affine map ``x * s + t`` with
-    ``s = gamma / sqrt(moving_variance + epsilon)`` and
-    ``t = beta - moving_mean * s``. A BatchNorm right behind a Dense layer
-    (before its activation) is folded into that layer's columns; any other
-    BatchNorm sits in front of the next Dense layer and is folded into its rows.
-    Dropout is the identity at inference; its rate is kept, per folded layer,
-    for stochastic (Monte-Carlo) passes.
 
-    Returns ``coefs, intercepts, activations, dropout_rates`` in float64, one
-    entry per Dense layer.
+def set_state(model, weights: tuple, optimizer_state: tuple | None) -> None:
+    """Load a network (and the optimizer's state, when given) into ``model``."""
+    for variable, value in zip(network_variables(model), weights, strict=True):
+        variable.assign(value)
+    if optimizer_state is None:
+        return
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    iterations, *slots = optimizer_state
+    optimizer.iterations.assign(iterations)
+    slot_variables = [v for v in optimizer.variables if v is not optimizer.iterations]
+    slot_variables = slot_variables[1:]  # the learning rate is not state
+    for variable, value in zip(slot_variables, slots, strict=True):
+        variable.assign(value)
+
+
+def get_state(model) -> tuple[tuple, tuple]:
+    """The model's network and optimizer state, as host arrays."""
+    weights = tuple(host_array(v) for v in network_variables(model))
+    optimizer = model.optimizer
+    slots = [
+        host_array(v)
+        for v in optimizer.variables
+        if v is not optimizer.iterations and v is not optimizer._learning_rate
+    ]
+    iterations = np.asarray(host_array(optimizer.iterations), np.int64)
+    return weights, (iterations, *slots)
+
+
+def keras_model(
+    network: NetworkSpec,
+    optimizer: OptimizerSpec,
+    weights: tuple,
+    optimizer_state: tuple,
+    learning_rate: float,
+    l2: float,
+) -> keras.Sequential:
+    """A compiled Keras copy of a fitted network, with its optimizer state.
+
+    Compiled with the loss and L2 penalty it was trained with, so that
+    ``model.fit`` continues the same objective.
     """
-    coefs: list[np.ndarray] = []
-    intercepts: list[np.ndarray] = []
-    activations: list[str] = []
-    rates: list[float] = []
-    pending: tuple[np.ndarray, np.ndarray] | None = None  # affine before next Dense
-    open_dense = False  # last Dense has no activation applied yet
-
-    for spec in plan:
-        weights = [
-            host_array(w).astype(np.float64) for w in model.get_layer(spec.name).weights
-        ]
-        if spec.kind == "dense":
-            kernel = weights[0]
-            bias = weights[1] if spec.use_bias else np.zeros(kernel.shape[1])
-            if pending is not None:
-                scale, shift = pending
-                bias = shift @ kernel + bias
-                kernel = scale[:, None] * kernel
-                pending = None
-            coefs.append(kernel)
-            intercepts.append(bias)
-            activations.append(spec.activation or "identity")
-            rates.append(0.0)
-            open_dense = spec.activation is None
-        elif spec.kind == "batchnorm":
-            layer = model.get_layer(spec.name)
-            gamma = weights.pop(0) if layer.scale else 1.0
-            beta = weights.pop(0) if layer.center else 0.0
-            mean, var = weights
-            scale = gamma / np.sqrt(var + layer.epsilon)
-            shift = beta - mean * scale
-            if open_dense:
-                coefs[-1] = coefs[-1] * scale[None, :]
-                intercepts[-1] = intercepts[-1] * scale + shift
-            elif pending is None:
-                pending = (scale, shift)
-            else:
-                pending = (pending[0] * scale, pending[1] * scale + shift)
-        elif spec.kind == "activation":
-            activations[-1] = spec.activation
-            open_dense = False
-        elif spec.kind == "dropout":
-            rates[-1] = spec.rate
-            open_dense = False
-    return coefs, intercepts, activations, rates
-
-
-def penalty(model: keras.Model) -> float:
-    """The model's current regularization penalty (what Keras adds to the loss)."""
-    return float(sum(np.sum(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+    model = build_model(network, iter(range(1, 1 + len(network.layers))), l2=l2)
+    if network.out_activation == "softmax":
+        loss, weight = keras.losses.CategoricalCrossentropy(), 1.0
+    else:
+        loss_class, weight = _KERAS_LOSSES[optimizer.loss]
+        loss = loss_class()
+        if optimizer.loss == "log_loss":
+            weight *= network.n_outputs
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss=loss,
+        loss_weights=weight,
+    )
+    set_state(model, weights, optimizer_state)
+    return model
 
 
 def host_array(variable) -> np.ndarray:
@@ -218,79 +192,3 @@ def host_array(variable) -> np.ndarray:
 def get_weights(model: keras.Model) -> list[np.ndarray]:
     """``model.get_weights()`` without NumPy 2's deprecation warning."""
     return [host_array(w) for w in model.weights]
-
-
-def set_learning_rate(model: keras.Model, value: float) -> None:
-    model.optimizer.learning_rate = value
-
-
-class ForwardOnce(keras.callbacks.Callback):
-    """Hands the user's callbacks one training run although ``fit`` runs in chunks.
-
-    ``on_train_begin`` reaches them on the first chunk only and
-    ``on_train_end`` only through ``finish()``; epoch hooks always. Batch hooks
-    are forwarded only when a user callback defines them (``has_batch_hooks``),
-    so that training otherwise keeps its fast path: a whole epoch per call of
-    the train function, no Python call per batch.
-    """
-
-    _BATCH_HOOKS = (
-        "on_train_batch_begin",
-        "on_train_batch_end",
-        "on_test_batch_begin",
-        "on_test_batch_end",
-        "on_predict_batch_begin",
-        "on_predict_batch_end",
-    )
-
-    def __init__(self, callbacks: list):
-        super().__init__()
-        self.callbacks = list(callbacks)
-        self._begun = False
-        self.has_batch_hooks = False
-        for hook in self._BATCH_HOOKS:
-            users = [
-                cb
-                for cb in self.callbacks
-                if getattr(type(cb), hook)
-                is not getattr(keras.callbacks.Callback, hook)
-            ]
-            if users:
-                setattr(self, hook, self._forwarder(hook, users))
-                self.has_batch_hooks = True
-
-    @staticmethod
-    def _forwarder(hook, users):
-        def forward(*args, **kwargs):
-            for cb in users:
-                getattr(cb, hook)(*args, **kwargs)
-
-        return forward
-
-    def set_model(self, model):
-        super().set_model(model)
-        for cb in self.callbacks:
-            cb.set_model(model)
-
-    def set_params(self, params):
-        super().set_params(params)
-        for cb in self.callbacks:
-            cb.set_params(params)
-
-    def on_train_begin(self, logs=None):
-        if not self._begun:
-            self._begun = True
-            for cb in self.callbacks:
-                cb.on_train_begin(logs)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
-
-    def finish(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)

@@ -9,7 +9,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array
 
-from ._base import BaseNormNet, _generator, as_float32, reduce_loss
+from ._base import BaseNormNet, _generator, as_float32
 from ._compat import Interval, StrOptions, _fit_context
 from ._forward import forward_dropout_samples
 from ._names import REGRESSION_LOSSES
@@ -353,7 +353,10 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         self.loss = loss
         self.n_mc_samples = n_mc_samples
 
-    _out_activation = "identity"
+    @property
+    def _out_activation(self) -> str:
+        # the log link of the Poisson loss, as MLPRegressor
+        return "exp" if self.loss == "poisson" else "identity"
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
@@ -407,7 +410,7 @@ default=None
             The fitted estimator. When fitting fails, the error is raised and
             the estimator is left exactly as it was before the call.
         """
-        return self._fit_atomic(
+        return self._fit(
             X,
             y,
             sample_weight=sample_weight,
@@ -441,17 +444,23 @@ default=None
         self : object
             The estimator, trained one more epoch.
         """
-        return self._fit_atomic(X, y, sample_weight=sample_weight, incremental=True)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _prepare_target(self, y, first_pass, classes):
+    def _prepare_target(self, y, first_pass, incremental, classes):
         y = np.asarray(y)
         if not first_pass and y.ndim != self._y_ndim:
             raise ValueError(
                 f"y has {y.ndim} dimension(s) but had {self._y_ndim} in the first "
                 "fit; warm_start and partial_fit need the same target shape."
             )
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson "
+                "regression (loss='poisson')."
+            )
         y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
-        return as_float32(y_2d, "y"), {"_y_ndim": y.ndim}
+        attrs = {"_y_ndim": y.ndim, "out_activation_": self._out_activation}
+        return as_float32(y_2d, "y"), attrs
 
     def _prepare_validation_target(self, y_val):
         y_val = check_array(
@@ -460,18 +469,11 @@ default=None
         return y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
 
     def _validation_metrics(self, raw, y_val, sample_weight):
-        residual = raw - y_val
-        if self.loss == "squared_error":
-            per_row = 0.5 * np.mean(residual**2, axis=1)
-        elif self.loss == "absolute_error":
-            per_row = np.mean(np.abs(residual), axis=1)
-        else:  # huber, delta=1
-            size = np.abs(residual)
-            per_row = np.mean(
-                np.where(size <= 1, 0.5 * residual**2, size - 0.5), axis=1
-            )
-        loss = reduce_loss(per_row, sample_weight)
-        score = float(r2_score(y_val, raw, sample_weight=sample_weight))
+        from ._ops import mean_loss
+
+        loss = mean_loss(self.loss, self.out_activation_, raw, y_val, sample_weight)
+        prediction = np.exp(raw) if self.out_activation_ == "exp" else raw
+        score = float(r2_score(y_val, prediction, sample_weight=sample_weight))
         return loss, score
 
     def predict(self, X, return_std=False):

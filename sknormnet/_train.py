@@ -1,45 +1,43 @@
-"""The training loop: reproducible shuffling, one ``model.fit`` per chunk of epochs.
+"""Training: a network from its specs, data and carried-over state to a result.
 
-Keras shuffles with TensorFlow's unseeded ``tf.random.shuffle`` or with NumPy's
-global RNG (other backends), so ``model.fit(shuffle=True)`` can be neither
-reproducible nor free of global side effects. Shuffling happens here instead,
-with the estimator's own generator: the rows of many epochs are laid out in
-advance as one stream of reshuffled passes over the data, and Keras reads it in
-order (``shuffle=False``) with ``steps_per_epoch`` set, so the compiled train
-step runs epoch after epoch without Python work per batch. On JAX one call of
-the train function runs a whole epoch (``steps_per_execution``, see
-``_trainers``), unless a user callback has batch hooks.
+``train`` is the whole fit loop. It takes frozen inputs (the ``NetworkSpec``
+and ``OptimizerSpec``, the starting weights and optimizer state, the data,
+the rules) and returns a ``TrainingResult``; it writes to no estimator, so a
+fit that fails anywhere leaves nothing half-done behind.
 
-Every epoch is ``ceil(n_samples / batch_size)`` full batches. A pass that does
-not fill its last batch lends the remaining rows from the next reshuffled pass,
-so batches never shrink (BatchNorm statistics of a 1-row batch are useless) and
-every row is seen once per pass.
+Rows are shuffled here, with the fit's own generator (Keras shuffles with
+global or unseeded RNGs): each epoch is ``ceil(n_samples / batch_size)`` full
+batches read from a stream of reshuffled passes over the rows, so batches
+never shrink (BatchNorm statistics of a 1-row batch are useless) and every
+row is seen once per pass. Dropout draws its random bits from the same
+generator, so a fixed ``random_state`` gives the same masks on every backend.
 
-``TrainingMonitor`` runs at the end of each epoch and implements
-MLPRegressor's stopping rules, learning-rate schedules and progress output.
+Each epoch goes to a *trainer* (``_engines``): a backend engine, which runs
+batches in chunks of compiled steps, or Keras' own ``Model.fit`` when user
+callbacks need it. ``EpochMonitor`` then does MLPRegressor's end-of-epoch
+work: loss curve, divergence check, validation score, stopping rule,
+learning-rate schedule, progress output.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import keras
 import numpy as np
 from scipy import sparse
 
-from ._model import get_weights
-from ._trainers import set_steps_per_execution
+from ._spec import DROPOUT_BITS, NetworkSpec, OptimizerSpec
 
-# Upper bound on the bytes of one laid-out chunk of epochs (X, y and weights).
-CHUNK_BYTES = 64 * 2**20
-# 'adaptive' stops once the learning rate falls below this (as MLPRegressor).
+# Upper bound on the bytes of one chunk of batches laid out for a trainer
+# (X densified, y, weights, dropout bits); one batch when a batch is larger.
+CHUNK_BYTES = 32 * 2**20
+# 'adaptive' stops once the learning rate would fall below this (MLPRegressor's).
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
-# 'adaptive' divides the learning rate after this many epochs without progress.
-ADAPTIVE_PATIENCE = 2
+# A loss this many times the first batch's loss (of the call) has diverged.
+DIVERGENCE_FACTOR = 1e4
 
 
 class RowStream:
@@ -77,39 +75,129 @@ class TrainingState:
     best_loss: float = math.inf
     best_validation_score: float = -math.inf
     no_improvement_count: int = 0
-    n_iter: int = 0
     t: int = 0
+    learning_rate: float | None = None  # the schedule's current rate
+
+    def copy(self) -> TrainingState:
+        return replace(
+            self,
+            loss_curve=list(self.loss_curve),
+            validation_scores=list(self.validation_scores),
+            validation_losses=list(self.validation_losses),
+        )
 
 
-@dataclass
-class StoppingRules:
-    """The estimator's stopping and schedule parameters, as the monitor needs them."""
+@dataclass(frozen=True)
+class TrainingData:
+    """The training rows (float32, X dense or CSR) and the validation scorer.
 
+    ``validate`` maps the network's weights to ``(validation_loss, score)``.
+    """
+
+    X: object
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    validate: Callable | None = None
+
+
+@dataclass(frozen=True)
+class TrainingRules:
+    """How long to train, how to schedule the learning rate, when to stop."""
+
+    batch_size: int
     max_epochs: int
+    shuffle: bool
+    l2: float  # factor of the sum of squared kernels in the objective
     tol: float
-    n_iter_no_change: int
+    n_iter_no_change: float
     use_validation: bool  # stop on the validation score (early_stopping)
-    incremental: bool  # partial_fit: one epoch, no stopping rule
+    incremental: bool  # partial_fit: no stopping rule
     learning_rate: str  # 'constant', 'invscaling', 'adaptive'
     learning_rate_init: float
     power_t: float
     verbose: int
 
 
-class TrainingMonitor(keras.callbacks.Callback):
+@dataclass(frozen=True)
+class TrainingResult:
+    weights: tuple
+    optimizer_state: tuple
+    state: TrainingState
+    epochs_run: int
+    converged: bool  # a stopping rule ended training before max_epochs
+    diverged_at: int | None  # the epoch whose loss diverged, if any
+    trainer_model: object = None  # the Keras model user callbacks saw, if any
+
+
+def train(
+    network: NetworkSpec,
+    optimizer: OptimizerSpec,
+    weights: tuple,
+    optimizer_state: tuple,
+    data: TrainingData,
+    rules: TrainingRules,
+    state: TrainingState,
+    rng: np.random.Generator,
+    callbacks: list,
+) -> TrainingResult:
+    """Train from ``weights``/``optimizer_state``; return the trained state.
+
+    ``state`` (the curves and counters so far) is copied, not modified.
+    """
+    from ._engines import open_trainer
+
+    state = state.copy()
+    if state.learning_rate is None or not rules.incremental:
+        state.learning_rate = rules.learning_rate_init
+    n_samples = data.X.shape[0]
+    steps = -(-n_samples // rules.batch_size)
+    stream = RowStream(n_samples, rng, rules.shuffle)
+    monitor = EpochMonitor(state, rules, steps * rules.batch_size, data.validate)
+    n_epochs = 1 if rules.incremental else rules.max_epochs
+    with open_trainer(
+        network, optimizer, weights, optimizer_state, data, rules, rng, callbacks
+    ) as trainer:
+        if rules.use_validation:
+            monitor.best_weights = weights if state.loss_curve else None
+        for _ in range(n_epochs):
+            rows = stream.take(steps * rules.batch_size)
+            rates = np.full(steps, state.learning_rate, np.float32)
+            first, mean = trainer.run_epoch(rows, rates, len(state.loss_curve))
+            monitor.end_epoch(first, mean, trainer.weights)
+            if monitor.stopped or trainer.stop_requested:
+                break
+        trainer.finish()
+        weights, optimizer_state = trainer.weights(), trainer.optimizer_state()
+        trainer_model = trainer.model
+    if rules.use_validation and monitor.best_weights is not None:
+        weights = monitor.best_weights
+    return TrainingResult(
+        weights=weights,
+        optimizer_state=optimizer_state,
+        state=state,
+        epochs_run=monitor.epochs_run,
+        converged=monitor.converged or trainer.stop_requested,
+        diverged_at=monitor.diverged_at,
+        trainer_model=trainer_model,
+    )
+
+
+class EpochMonitor:
     """End-of-epoch bookkeeping: curves, divergence, stopping, schedules, progress.
 
-    ``validate`` (optional) maps the model to ``(validation_loss, validation_score)``.
+    MLPRegressor's rules: the no-improvement counter compares the training
+    loss (or, with ``use_validation``, the validation score) with the best so
+    far by ``tol``; past ``n_iter_no_change`` epochs training stops, or the
+    'adaptive' schedule divides the learning rate by 5 and carries on.
     """
 
     def __init__(
         self,
         state: TrainingState,
-        rules: StoppingRules,
+        rules: TrainingRules,
         rows_per_epoch: int,
-        validate: Callable | None = None,
+        validate: Callable | None,
     ):
-        super().__init__()
         self.state = state
         self.rules = rules
         self.rows_per_epoch = rows_per_epoch
@@ -117,82 +205,63 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.epochs_run = 0
         self.diverged_at: int | None = None
         self.converged = False
-        self.stopped_by_callback = False
-        self.best_weights: list | None = None
+        self.best_weights: tuple | None = None
+        self._reference: float | None = None
         self._start = time.perf_counter()
-        self._adaptive_count = 0
 
     @property
     def stopped(self) -> bool:
-        return (
-            self.converged or self.stopped_by_callback or self.diverged_at is not None
-        )
+        return self.converged or self.diverged_at is not None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def end_epoch(self, first_loss: float, loss: float, read_weights) -> None:
         state, rules = self.state, self.rules
-        loss = float(logs["loss"])
         self.epochs_run += 1
-        state.n_iter += 1
         state.t += self.rows_per_epoch
         state.loss_curve.append(loss)
-        if not math.isfinite(loss):
-            self.diverged_at = state.n_iter
-            self.model.stop_training = True
+        if self._reference is None:
+            self._reference = abs(first_loss)
+        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * self._reference:
+            self.diverged_at = len(state.loss_curve)
             self._print(loss)
             return
 
         improved = loss < state.best_loss - rules.tol
         state.best_loss = min(state.best_loss, loss)
         if self.validate is not None:
-            val_loss, val_score = self.validate(self.model)
+            weights = read_weights()
+            val_loss, val_score = self.validate(weights)
             state.validation_losses.append(val_loss)
             state.validation_scores.append(val_score)
             if rules.use_validation:
                 improved = val_score >= state.best_validation_score + rules.tol
                 if val_score > state.best_validation_score:
-                    self.best_weights = get_weights(self.model)
+                    self.best_weights = weights
             state.best_validation_score = max(state.best_validation_score, val_score)
         state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
         self._print(loss)
-        # Runs after the user's callbacks (last in the list): a stop they asked
-        # for must outlive this chunk's model.fit call.
-        if self.model.stop_training and not self.stopped:
-            self.stopped_by_callback = True
-        self._update_learning_rate(improved)
-        if rules.incremental:
-            return
-        if (
-            rules.learning_rate != "adaptive"
-            and state.no_improvement_count > rules.n_iter_no_change
-        ):
-            what = "Validation score" if rules.use_validation else "Training loss"
-            self._stop(
-                f"{what} did not improve more than tol={rules.tol:g} for "
-                f"{rules.n_iter_no_change} consecutive epochs. Stopping."
-            )
-
-    def _update_learning_rate(self, improved: bool) -> None:
-        rules = self.rules
-        optimizer = self.model.optimizer
         if rules.learning_rate == "invscaling":
-            optimizer.learning_rate = rules.learning_rate_init / (
-                (self.state.t + 1) ** rules.power_t
+            state.learning_rate = rules.learning_rate_init / (
+                (state.t + 1) ** rules.power_t
             )
-        elif rules.learning_rate == "adaptive":
-            self._adaptive_count = 0 if improved else self._adaptive_count + 1
-            if self._adaptive_count >= ADAPTIVE_PATIENCE:
-                self._adaptive_count = 0
-                new_rate = float(optimizer.learning_rate) / 5.0
-                if new_rate < MIN_ADAPTIVE_LEARNING_RATE:
-                    self._stop("Learning rate too small. Stopping.")
-                else:
-                    optimizer.learning_rate = new_rate
-                    if rules.verbose:
-                        print(f"Setting learning rate to {new_rate:g}", flush=True)
+        if rules.incremental or state.no_improvement_count <= rules.n_iter_no_change:
+            return
+        if rules.learning_rate == "adaptive":
+            if state.learning_rate <= MIN_ADAPTIVE_LEARNING_RATE:
+                self._stop("Learning rate too small. Stopping.")
+                return
+            state.learning_rate /= 5.0
+            state.no_improvement_count = 0
+            if rules.verbose:
+                print(f"Setting learning rate to {state.learning_rate:g}", flush=True)
+            return
+        what = "Validation score" if rules.use_validation else "Training loss"
+        self._stop(
+            f"{what} did not improve more than tol={rules.tol:g} for "
+            f"{rules.n_iter_no_change} consecutive epochs. Stopping."
+        )
 
     def _stop(self, message: str) -> None:
         self.converged = True
-        self.model.stop_training = True
         if self.rules.verbose:
             print(message, flush=True)
 
@@ -201,62 +270,91 @@ class TrainingMonitor(keras.callbacks.Callback):
             return
         state = self.state
         width = len(str(self.rules.max_epochs))
-        parts = [f"Epoch {state.n_iter:>{width}}", f"loss: {loss:.6g}"]
+        parts = [f"Epoch {len(state.loss_curve):>{width}}", f"loss: {loss:.6g}"]
         if self.validate is not None and len(state.validation_losses) == len(
             state.loss_curve
         ):
             parts.append(f"val_loss: {state.validation_losses[-1]:.6g}")
             parts.append(f"val_score: {state.validation_scores[-1]:.4f}")
         parts.append(f"{time.perf_counter() - self._start:.2f}s")
-        print("  ".join(parts), file=sys.stdout, flush=True)
+        print("  ".join(parts), flush=True)
 
 
-def run_epochs(
-    model: keras.Model,
-    X,
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    *,
-    batch_size: int,
-    n_epochs: int,
-    stream: RowStream,
-    monitor: TrainingMonitor,
-    callbacks: list,
-) -> None:
-    """Train ``model`` for up to ``n_epochs`` epochs, until ``monitor`` stops it.
+class EngineTrainer:
+    """Feeds an epoch's batches to a backend engine's runner, chunk by chunk.
 
-    ``X`` is a float32 array or a scipy sparse matrix (densified one chunk at a
-    time, so memory stays bounded by ``CHUNK_BYTES``).
+    A chunk is as many batches as fit in ``CHUNK_BYTES`` (densified X, y,
+    weights and dropout bits), so sparse X is densified a chunk at a time and
+    memory stays bounded whatever the number of rows. Runners with fixed
+    chunk shapes (``runner.pads``) get chunks padded to a power of two.
     """
-    n_samples, n_features = X.shape
-    steps_per_epoch = math.ceil(n_samples / batch_size)
-    # A whole epoch per call of the train function, unless a callback wants
-    # to hear about every batch.
-    batch_hooks = any(getattr(cb, "has_batch_hooks", False) for cb in callbacks)
-    set_steps_per_execution(model, 1 if batch_hooks else steps_per_epoch)
-    rows_per_epoch = steps_per_epoch * batch_size
-    # float32 bytes per laid-out row: X, y and the sample weight
-    row_bytes = 4 * (n_features + y.shape[1] + 1)
-    epochs_per_chunk = max(1, CHUNK_BYTES // (rows_per_epoch * row_bytes))
 
-    first = monitor.state.n_iter
-    done = 0
-    while done < n_epochs and not monitor.stopped:
-        chunk = min(epochs_per_chunk, n_epochs - done)
-        rows = stream.take(chunk * rows_per_epoch)
-        X_chunk = X[rows]
-        if sparse.issparse(X_chunk):
-            X_chunk = X_chunk.toarray()
-        model.fit(
-            X_chunk,
-            y[rows],
-            sample_weight=None if sample_weight is None else sample_weight[rows],
-            batch_size=batch_size,
-            initial_epoch=first + done,
-            epochs=first + done + chunk,
-            steps_per_epoch=steps_per_epoch,
-            shuffle=False,
-            verbose=0,
-            callbacks=[*callbacks, monitor],
+    model = None  # no Keras model: user callbacks go to the Keras path
+    stop_requested = False
+
+    def __init__(self, runner, network: NetworkSpec, data: TrainingData, rules, rng):
+        self.runner = runner
+        self.data = data
+        self.batch_size = rules.batch_size
+        self.l2 = rules.l2
+        self.rng = rng
+        self.n_bits = sum(network.dropout_units())
+        n_features = data.X.shape[1]
+        step_bytes = self.batch_size * (
+            4 * (n_features + data.y.shape[1] + 1) + 2 * self.n_bits
         )
-        done += chunk
+        self.chunk_steps = max(1, CHUNK_BYTES // step_bytes)
+
+    def run_epoch(self, rows: np.ndarray, rates: np.ndarray, epoch: int):
+        B, data = self.batch_size, self.data
+        n_steps = len(rates)
+        losses = []
+        for start in range(0, n_steps, self.chunk_steps):
+            k = min(self.chunk_steps, n_steps - start)
+            capacity = _padded(k, self.chunk_steps) if self.runner.pads else k
+            index = rows[start * B : (start + k) * B]
+            X = data.X[index]
+            X = X.toarray() if sparse.issparse(X) else X
+            xs = _batches(X, capacity, B)
+            ys = _batches(data.y[index], capacity, B)
+            weights = (
+                np.ones(len(index), np.float32)
+                if data.sample_weight is None
+                else data.sample_weight[index]
+            )
+            sws = _batches(weights, capacity, B)
+            # drawn for the k real steps only: the masks do not depend on padding
+            bits = np.zeros((capacity, B, self.n_bits), np.uint16)
+            bits[:k] = self.rng.integers(
+                0, 2**DROPOUT_BITS, (k, B, self.n_bits), dtype=np.uint16
+            )
+            losses.append(
+                self.runner.run(xs, ys, sws, bits, rates[start : start + k], self.l2)
+            )
+        losses = np.concatenate(losses)
+        return float(losses[0]), float(np.mean(losses, dtype=np.float64))
+
+    def weights(self) -> tuple:
+        return self.runner.weights()
+
+    def optimizer_state(self) -> tuple:
+        return self.runner.optimizer_state()
+
+    def finish(self) -> None:
+        """Nothing to tell: no user callbacks on this path."""
+
+
+def _padded(k: int, limit: int) -> int:
+    """The smallest power of two at least ``k`` (at most ``limit``)."""
+    return min(limit, 1 << (k - 1).bit_length())
+
+
+def _batches(values: np.ndarray, capacity: int, batch_size: int) -> np.ndarray:
+    """``values`` (rows first) as ``capacity`` batches, zero-padded at the end."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    shape = (capacity, batch_size, *values.shape[1:])
+    if values.shape[0] == capacity * batch_size:
+        return values.reshape(shape)
+    out = np.zeros(shape, np.float32)
+    out.reshape(-1, *values.shape[1:])[: values.shape[0]] = values
+    return out

@@ -57,14 +57,15 @@ def outputs(est, X):
 def snapshot(est, X):
     from sknormnet._model import get_weights, host_array
 
+    model = est.model_  # built when first read: before vars() is copied
     return {
         "vars": dict(vars(est)),
         "coefs": [c.copy() for c in est.coefs_],
         "intercepts": [b.copy() for b in est.intercepts_],
         "n_iter": est.n_iter_,
         "loss_curve": list(est.loss_curve_),
-        "weights": get_weights(est.model_),
-        "optimizer": [host_array(v) for v in est.model_.optimizer.variables],
+        "weights": get_weights(model),
+        "optimizer": [host_array(v) for v in model.optimizer.variables],
         "outputs": outputs(est, X),
     }
 

@@ -1,8 +1,8 @@
-"""The speed-ups keep training's semantics: whole-epoch train calls (JAX) and thread limits.
+"""The fast paths keep training's semantics: engines, the Keras path, thread limits.
 
-Functional checks only (nothing here is timed): the results, the batches a
-callback sees, the trainer reuse, and the environment a worker's first fit
-leaves behind.
+Functional checks only (nothing here is timed): the results of the backend
+engine against Keras' own ``Model.fit``, the batches a callback sees, runner
+reuse, and the environment a worker's first fit leaves behind.
 """
 
 import ast
@@ -49,33 +49,47 @@ class CountBatches(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class RecordStepsPerExecution(keras.callbacks.Callback):
-    """An epoch-only callback: records the steps each train call runs, and the
-    train function."""
+class EpochEnds(keras.callbacks.Callback):
+    """An epoch-only callback: records the model it was given at every epoch."""
 
     def __init__(self):
         super().__init__()
-        self.seen = []
-        self.functions = []
+        self.models = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seen.append(self.model.steps_per_execution)
-        self.functions.append(self.model.train_function)
+        self.models.append(self.model)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_batch_hooks_see_every_batch_and_change_nothing():
-    """A callback with batch hooks gets one call per batch (one step per train
-    call) and the fit is the same as the whole-epoch fit without it."""
+def test_batch_hooks_see_every_batch():
     X, y = _data(100)  # 7 batches of 16 per epoch, the last one topped up
-    fast = NormNetRegressor(**PARAMS).fit(X, y)
     counted = NormNetRegressor(callbacks=[CountBatches()], **PARAMS).fit(X, y)
     assert counted.callbacks_[0].batches == 3 * 7
-    for est in (fast, counted):
-        assert int(est.model_.optimizer.iterations.numpy()) == 3 * 7
-    np.testing.assert_allclose(counted.loss_curve_, fast.loss_curve_, rtol=1e-6)
-    for a, b in zip(counted.coefs_, fast.coefs_, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert int(counted.model_.optimizer.iterations.numpy()) == 3 * 7
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd", "rmsprop"])
+def test_keras_path_trains_what_the_engine_trains(solver):
+    """A fit with callbacks (Keras' Model.fit) and one without (the backend's
+    engine) start from the same weights, see the same batches and minimize the
+    same objective with the same update rule: without dropout, whose masks
+    come from different generators, they agree to float32 rounding."""
+    X, y = _data(100)
+    params = {
+        **PARAMS,
+        "dropout_rate": 0.0,
+        "alpha": 0.01,
+        "solver": solver,
+        "learning_rate_init": 0.01,
+    }
+    engine = NormNetRegressor(**params).fit(X, y)
+    keras_fit = NormNetRegressor(callbacks=[CountBatches()], **params).fit(X, y)
+    np.testing.assert_allclose(keras_fit.loss_curve_, engine.loss_curve_, rtol=1e-5)
+    for a, b in zip(keras_fit.coefs_, engine.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(keras_fit._optimizer_state, engine._optimizer_state, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -87,33 +101,35 @@ def test_stop_from_a_batch_hook_stops_at_that_batch():
     assert est.n_iter_ == 2
 
 
-# JAX trainers run a whole epoch per train-function call; TensorFlow's keep
-# one step per call (Keras bakes the count into the traced graph there).
-WHOLE_EPOCH = keras.backend.backend() == "jax"
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_epoch_only_callbacks_keep_the_whole_epoch_path():
+def test_callbacks_see_a_model_of_their_fit_alone():
     X, y = _data(100)
-    est = NormNetRegressor(callbacks=[RecordStepsPerExecution()], **PARAMS).fit(X, y)
-    # one train call per epoch on JAX, one per batch on TensorFlow
-    assert est.callbacks_[0].seen == [7 if WHOLE_EPOCH else 1] * 3
-    assert int(est.model_.optimizer.iterations.numpy()) == 3 * 7
+    first = NormNetRegressor(callbacks=[EpochEnds()], **PARAMS).fit(X, y)
+    second = NormNetRegressor(callbacks=[EpochEnds()], **PARAMS).fit(X, y)
+    models = [first.callbacks_[0].models, second.callbacks_[0].models]
+    assert all(model is models[0][0] for model in models[0])
+    assert all(model is models[1][0] for model in models[1])
+    assert models[0][0] is not models[1][0]
+    # neither is the estimators' model_ (a copy of the fitted network)
+    assert models[0][0] is not first.model_
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_new_epoch_lengths_reuse_the_train_function():
-    """Folds of other sizes (other steps per epoch) make no new train function."""
-    params = {**PARAMS, "hidden_layer_sizes": (5, 3)}  # a trainer of its own
-    seen, functions = [], []
+def test_new_epoch_lengths_reuse_the_runner():
+    """Folds of other sizes (other steps per epoch) train in the same compiled
+    runner; on TensorFlow it is traced once for all of them."""
+    from sknormnet import _engines
+
+    params = {**PARAMS, "hidden_layer_sizes": (5, 3)}  # a runner of its own
+    runners = []
     for n_rows in (100, 61, 170):
-        recorder = RecordStepsPerExecution()
-        est = NormNetRegressor(callbacks=[recorder], **params).fit(*_data(n_rows))
+        est = NormNetRegressor(**params).fit(*_data(n_rows))
         assert int(est.model_.optimizer.iterations.numpy()) == 3 * -(-n_rows // 16)
-        seen.append(est.callbacks_[0].seen[0])
-        functions.extend(est.callbacks_[0].functions)
-    assert seen == ([7, 4, 11] if WHOLE_EPOCH else [1, 1, 1])
-    assert all(function is functions[0] for function in functions)
+        key = next(k for k in _engines._runners if k[1] == est._network)
+        runners.append(_engines._runners[key])
+    assert runners[0] is runners[1] is runners[2]
+    if keras.backend.backend() == "tensorflow":
+        assert runners[0]._run.experimental_get_tracing_count() == 1
 
 
 def test_thread_limit_reads_omp_num_threads():

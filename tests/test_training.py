@@ -441,12 +441,16 @@ def test_warm_start_continues_the_loss_curve(split_easy):
     est = _net(max_iter=5, batch_size=32, **NO_STOP).fit(X, y)
     first_curve = list(est.loss_curve_)
     model = est.model_
+    first_weights = model.get_weights()
     t_first = est.t_
     est.set_params(warm_start=True)
     est.fit(X, y)
     assert len(est.loss_curve_) == 10
     assert est.loss_curve_[:5] == first_curve
-    assert est.model_ is model
+    # model_ is a copy of each fit's network: the first fit's is left as it was
+    assert est.model_ is not model
+    for old, kept in zip(model.get_weights(), first_weights, strict=True):
+        np.testing.assert_array_equal(old, kept)
     assert est.n_iter_ == 5
     assert est.t_ == 2 * t_first
     # training went on from the trained weights instead of starting over
@@ -509,14 +513,12 @@ def test_partial_fit_one_epoch_per_call(split_easy):
         warnings.simplefilter("error", ConvergenceWarning)  # max_iter does not apply
         est.partial_fit(X, y)
         assert hasattr(est, "model_")
-        model = est.model_
         assert est.n_iter_ == 1
         assert len(est.loss_curve_) == 1
         t_one = est.t_
         previous = est.predict(X_test)
         for call in range(2, 6):
             est.partial_fit(X, y)
-            assert est.model_ is model
             assert est.n_iter_ == 1
             assert len(est.loss_curve_) == call
             assert est.t_ == call * t_one
@@ -685,7 +687,7 @@ def test_divergence_gridsearch_scores_nan_and_picks_finite(concrete):
     )
     search = GridSearchCV(
         est,
-        {"learning_rate_init": [1e3, 1e-3]},
+        {"learning_rate_init": [1e3, 1e-6]},
         cv=2,
         error_score=np.nan,
     )
@@ -694,7 +696,7 @@ def test_divergence_gridsearch_scores_nan_and_picks_finite(concrete):
     scores = search.cv_results_["mean_test_score"]
     assert np.isnan(scores[0])
     assert np.isfinite(scores[1])
-    assert search.best_params_ == {"learning_rate_init": 1e-3}
+    assert search.best_params_ == {"learning_rate_init": 1e-6}
     assert np.isfinite(search.predict(X[:5])).all()
 
 
@@ -875,25 +877,36 @@ def test_learning_rate_invscaling_uses_power_t(easy_regression):
     assert _current_learning_rate(est) == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize(("max_iter", "divisions"), [(6, 2), (7, 3)])
-def test_learning_rate_adaptive_divides_by_five(easy_regression, max_iter, divisions):
+@pytest.mark.parametrize(
+    ("n_iter_no_change", "max_iter", "divisions"),
+    [(1, 6, 2), (1, 7, 3), (3, 8, 1), (3, 9, 2)],
+)
+def test_learning_rate_adaptive_divides_by_five(
+    easy_regression, n_iter_no_change, max_iter, divisions
+):
     X, y = easy_regression
     # tol=1e9: after the first epoch (which improves on best_loss_=inf, as in
-    # MLPRegressor) no epoch improves, so every second epoch divides the rate.
+    # MLPRegressor) no epoch improves. As in MLPRegressor, the rate is divided
+    # once more than n_iter_no_change epochs in a row failed to improve, and
+    # the count starts again: with n_iter_no_change=1 at epochs 3, 5, 7; with
+    # 3 at epochs 5 and 9.
     est = _net(
         solver="sgd",
         learning_rate="adaptive",
         tol=1e9,
-        n_iter_no_change=1000,
+        n_iter_no_change=n_iter_no_change,
         max_iter=max_iter,
     ).fit(X, y)
     assert est.n_iter_ == max_iter
     assert _current_learning_rate(est) == pytest.approx(0.01 / 5**divisions, rel=1e-5)
 
 
-@pytest.mark.parametrize(("learning_rate_init", "n_epochs"), [(1e-5, 5), (4e-6, 3)])
+@pytest.mark.parametrize(
+    ("learning_rate_init", "n_epochs", "last_rate"),
+    [(1e-5, 7, 4e-7), (4e-6, 5, 8e-7)],
+)
 def test_learning_rate_adaptive_stops_below_minimum(
-    easy_regression, learning_rate_init, n_epochs
+    easy_regression, learning_rate_init, n_epochs, last_rate
 ):
     X, y = easy_regression
     est = _net(
@@ -901,14 +914,15 @@ def test_learning_rate_adaptive_stops_below_minimum(
         learning_rate="adaptive",
         learning_rate_init=learning_rate_init,
         tol=1e9,
-        n_iter_no_change=1000,
+        n_iter_no_change=1,
         max_iter=50,
     )
     records = _fit_recording_warnings(est, X, y)
-    # 1e-5 -> 2e-6 at epoch 3; the next division (4e-7 < 1e-6) stops at epoch 5.
-    # 4e-6 would become 8e-7 at epoch 3: it stops there.
+    # MLPRegressor's rule: when the count runs out, training stops if the rate
+    # is at most 1e-6, else the rate is divided by 5. 1e-5 -> 2e-6 (epoch 3)
+    # -> 4e-7 (epoch 5) -> stop (epoch 7); 4e-6 -> 8e-7 (epoch 3) -> stop (5).
     assert est.n_iter_ == n_epochs
-    assert _current_learning_rate(est) >= 1e-6
+    assert _current_learning_rate(est) == pytest.approx(last_rate, rel=1e-5)
     assert _convergence_warnings(records) == []
 
 

@@ -1,0 +1,79 @@
+"""Which trainer runs a fit: the backend's engine, or Keras' own ``Model.fit``.
+
+The only module that knows which Keras backend runs. TensorFlow and JAX each
+have an engine module (``_engine_tensorflow``, ``_engine_jax``) with one
+class, ``Runner(network, optimizer)``:
+
+- ``load(weights, optimizer_state)`` puts a fit's starting state in;
+- ``run(xs, ys, sample_weights, bits, learning_rates, l2)`` trains on a chunk
+  of batches and returns each step's loss;
+- ``weights()`` / ``optimizer_state()`` give the state back as host arrays;
+- ``close()`` releases what the runner compiled; ``pads`` says whether chunks
+  must be padded to a power of two (fixed compiled shapes).
+
+Every other backend, and every fit with user callbacks (which expect a Keras
+model and Keras' ``fit`` loop around them), trains with ``Model.fit`` on a
+model built for that fit alone (``_engine_keras``).
+
+Compiling a runner costs about a second; a grid search fits the same network
+for every fold. Runners are therefore kept, per (network, optimizer), in a
+small least-recently-used cache. A runner holds nothing that user code can
+reach (no callback ever sees it) and is taken out of the cache while a fit
+uses it, so concurrent fits never share one; the cache is bounded, and an
+evicted runner releases its compiled code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keras
+
+from ._train import EngineTrainer
+
+ENGINES = {"tensorflow": "_engine_tensorflow", "jax": "_engine_jax"}
+MAX_RUNNERS = 8
+
+_runners: OrderedDict = OrderedDict()
+_lock = threading.Lock()
+
+
+def backend_engine():
+    """The running backend's engine module, or None (Keras' ``Model.fit`` path)."""
+    name = ENGINES.get(keras.backend.backend())
+    return importlib.import_module(f"{__package__}.{name}") if name else None
+
+
+@contextmanager
+def open_trainer(
+    network, optimizer, weights, optimizer_state, data, rules, rng, callbacks
+) -> Iterator:
+    """The trainer for one fit, loaded with its starting state."""
+    engine = None if callbacks else backend_engine()
+    if engine is None:
+        from ._engine_keras import KerasTrainer
+
+        yield KerasTrainer(
+            network, optimizer, weights, optimizer_state, data, rules, rng, callbacks
+        )
+        return
+    key = (engine.__name__, network, optimizer)
+    with _lock:
+        runner = _runners.pop(key, None)
+    if runner is None:
+        runner = engine.Runner(network, optimizer)
+    try:
+        runner.load(weights, optimizer_state)
+        yield EngineTrainer(runner, network, data, rules, rng)
+    finally:
+        with _lock:
+            _runners[key] = runner
+            evicted = []
+            while len(_runners) > MAX_RUNNERS:
+                evicted.append(_runners.popitem(last=False)[1])
+        for old in evicted:
+            old.close()

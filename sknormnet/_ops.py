@@ -1,0 +1,161 @@
+"""The training math, in Keras' backend-agnostic ops: one forward pass and the loss.
+
+Every training path computes the same objective from the same formulas:
+
+- the forward pass in training mode (BatchNorm on batch statistics, Dropout
+  from random bits drawn by the fit's own generator), from the raw output
+  layer (a classifier's logits, a Poisson regressor's log-mean);
+- the per-row loss on those raw outputs, computed as the log-sum-exp and
+  softplus forms that stay finite when probabilities saturate;
+- Keras' reduction (the weighted sum over the batch size) plus the L2 penalty.
+
+The backend engines differentiate and loop over these functions; the
+generic Keras path wraps the loss in a ``keras.losses.Loss``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from ._spec import BATCHNORM_EPSILON, DROPOUT_BITS, NetworkSpec
+
+_BITS_RANGE = 2**DROPOUT_BITS
+
+_KERAS_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "logistic": ops.sigmoid,
+    "tanh": ops.tanh,
+    "relu": ops.relu,
+    "elu": ops.elu,
+    "selu": ops.selu,
+    "gelu": lambda x: ops.gelu(x, approximate=False),
+    "swish": ops.silu,
+}
+
+
+def dropout_threshold(rate: float) -> int:
+    """The bit value below which a unit is dropped."""
+    return round(rate * _BITS_RANGE)
+
+
+def forward_train(spec: NetworkSpec, weights, x, bits):
+    """The raw output (before the output activation) of a training step.
+
+    ``weights`` holds one tensor per ``spec.variables()``; ``bits`` is a
+    ``(batch, sum(spec.dropout_units()))`` uint16 tensor, or None when the
+    network has no Dropout. Returns ``(raw, moving)``: the output, and the new
+    BatchNorm moving statistics, one tensor per non-trainable variable in order.
+    """
+    values = {}
+    for var, tensor in zip(spec.variables(), weights, strict=True):
+        values[(var.layer, var.name)] = tensor
+    momentum = spec.batchnorm_momentum
+    moving = []
+    offset = 0
+    h = x
+    for layer in spec.layers[:-1]:
+        if layer.kind == "dense":
+            h = ops.matmul(h, values[(layer.name, "kernel")])
+            if layer.use_bias:
+                h = h + values[(layer.name, "bias")]
+            if layer.activation:
+                h = _KERAS_ACTIVATIONS[layer.activation](h)
+        elif layer.kind == "batchnorm":
+            mean, variance = ops.moments(h, axes=[0])
+            h = (h - mean) * ops.rsqrt(variance + BATCHNORM_EPSILON)
+            if layer.scale:
+                h = h * values[(layer.name, "gamma")]
+            h = h + values[(layer.name, "beta")]
+            old_mean = values[(layer.name, "moving_mean")]
+            old_variance = values[(layer.name, "moving_variance")]
+            moving.append(old_mean * momentum + mean * (1.0 - momentum))
+            moving.append(old_variance * momentum + variance * (1.0 - momentum))
+        elif layer.kind == "activation":
+            h = _KERAS_ACTIVATIONS[layer.activation](h)
+        else:  # dropout
+            width = h.shape[-1]
+            keep = bits[:, offset : offset + width] >= dropout_threshold(layer.rate)
+            h = h * ops.cast(keep, h.dtype) * (1.0 / (1.0 - layer.rate))
+            offset += width
+    output = spec.layers[-1]
+    h = ops.matmul(h, values[(output.name, "kernel")]) + values[(output.name, "bias")]
+    return h, moving
+
+
+def per_row_loss(loss: str, out_activation: str, raw, y):
+    """Each row's loss from the raw outputs, in the estimators' scaling.
+
+    'squared_error' is half the mean squared error over the outputs (as
+    MLPRegressor), 'absolute_error' and 'huber' (delta 1) are means over the
+    outputs; 'poisson' is the half Poisson deviance summed over the outputs,
+    with a log link (as MLPRegressor); 'log_loss' is the cross-entropy summed
+    over the outputs (sigmoid) or classes (softmax), as MLPClassifier.
+    """
+    if loss == "squared_error":
+        return 0.5 * ops.mean(ops.square(raw - y), axis=-1)
+    if loss == "absolute_error":
+        return ops.mean(ops.abs(raw - y), axis=-1)
+    if loss == "huber":
+        size = ops.abs(raw - y)
+        quadratic = ops.minimum(size, 1.0)
+        return ops.mean(0.5 * ops.square(quadratic) + (size - quadratic), axis=-1)
+    if loss == "poisson":
+        safe = ops.where(y > 0, y, ops.ones_like(y))
+        y_log_y = ops.where(y > 0, y * ops.log(safe), ops.zeros_like(y))
+        return ops.sum(ops.exp(raw) - y * raw + y_log_y - y, axis=-1)
+    if loss == "log_loss" and out_activation == "softmax":
+        return ops.logsumexp(raw, axis=-1) - ops.sum(y * raw, axis=-1)
+    if loss == "log_loss":  # sigmoid outputs: softplus form of the cross-entropy
+        return ops.sum(ops.softplus(raw) - y * raw, axis=-1)
+    raise AssertionError(loss)  # pragma: no cover - validated by the estimator
+
+
+def objective(spec: NetworkSpec, loss: str, raw, y, sample_weight, weights, l2):
+    """The loss a training step minimizes: weighted data loss plus L2 penalty.
+
+    Keras' 'sum_over_batch_size' reduction: the weighted sum over the rows
+    divided by the batch size. The penalty is ``l2 * sum(kernel ** 2)``.
+    """
+    rows = per_row_loss(loss, spec.out_activation, raw, y)
+    data = ops.sum(rows * sample_weight) / ops.cast(ops.shape(rows)[0], rows.dtype)
+    return data + l2 * penalty_sum(spec, weights)
+
+
+def penalty_sum(spec: NetworkSpec, weights):
+    """The sum of the squared Dense kernels (what L2 regularization penalizes)."""
+    total = 0.0
+    for var, tensor in zip(spec.variables(), weights, strict=True):
+        if var.name == "kernel":
+            total = total + ops.sum(ops.square(tensor))
+    return total
+
+
+@keras.saving.register_keras_serializable(package="sknormnet")
+class RawOutputLoss(keras.losses.Loss):
+    """``per_row_loss`` as a Keras loss, for the Keras ``Model.fit`` path.
+
+    The model it trains ends with a linear output layer (the raw outputs);
+    Keras applies the sample weights and the 'sum_over_batch_size' reduction.
+    """
+
+    def __init__(self, loss: str, out_activation: str):
+        super().__init__(name=loss, reduction="sum_over_batch_size")
+        self.loss = loss
+        self.out_activation = out_activation
+
+    def call(self, y_true, y_pred):
+        return per_row_loss(self.loss, self.out_activation, y_pred, y_true)
+
+    def get_config(self):
+        return {"loss": self.loss, "out_activation": self.out_activation}
+
+
+def mean_loss(loss: str, out_activation: str, raw, y, sample_weight) -> float:
+    """The data loss of NumPy raw outputs, reduced as in training (a float).
+
+    For validation data: the same formulas as the training objective.
+    """
+    rows = ops.convert_to_numpy(per_row_loss(loss, out_activation, raw, y))
+    weighted = rows if sample_weight is None else rows * sample_weight
+    return float(weighted.sum() / len(rows))
