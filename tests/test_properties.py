@@ -49,6 +49,7 @@ DOCUMENTED_FIT_ERRORS = re.compile(
             r"early_stopping=True could not hold out",
             r"early_stopping=True needs rows on both sides",
             r"y has 1 class",
+            r"Some value\(s\) of y are negative .* Poisson",
         ]
     )
 )
