@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._compat import Interval, StrOptions, _check_sample_weight
+from ._compat import Interval, Options, StrOptions, _check_sample_weight
 from ._forward import forward
 from ._names import (
     ACTIVATIONS,
@@ -86,7 +86,10 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         "power_t": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "callbacks": [list, None],

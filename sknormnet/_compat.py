@@ -6,12 +6,13 @@ version supported.
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
     "Interval",
+    "Options",
     "StrOptions",
     "_check_partial_fit_first_call",
     "_check_sample_weight",

@@ -11,6 +11,7 @@ from sklearn.utils import check_array
 
 from ._base import BaseNormNet, _generator, as_float32
 from ._compat import Interval, StrOptions, _fit_context
+from ._docs import render
 from ._forward import forward_dropout_samples
 from ._names import REGRESSION_LOSSES
 
@@ -29,112 +30,46 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int or int, default=(100,)
-        The ith element is the number of units of the ith hidden Dense layer.
-        At least one hidden layer.
+    {hidden_layer_sizes}
 
     activation : {'identity', 'logistic', 'tanh', 'relu', 'elu', 'selu', \
 'gelu', 'swish'}, default='relu'
         Activation of the hidden layers. The first four are MLPRegressor's;
         'logistic' is the sigmoid, 'swish' is x * sigmoid(x).
 
-    dropout_rate : float in [0, 1) or array-like of such floats, default=0.0
-        Fraction of each hidden layer's outputs that Dropout zeroes at every
-        training step (the survivors are scaled by ``1 / (1 - rate)``). One
-        float for every hidden layer, or one rate per hidden layer. A rate of
-        0 adds no Dropout layer. Dropout is inactive at prediction.
+    {dropout_rate}
 
-    batchnorm : {'input', 'before_dense', 'before_activation', \
-'after_activation'} or None, default=None
-        Where BatchNormalization layers go (see :meth:`describe_layers`):
+    {batchnorm}
 
-        - ``None``: nowhere.
-        - ``'input'``: one, first: an adaptive input scaler in place of a
-          ``StandardScaler``.
-        - ``'before_dense'``: in front of every Dense layer, the output layer
-          included; the first one scales the input.
-        - ``'before_activation'``: between each hidden Dense layer and its
-          activation, as ``Dense (no bias) -> BatchNorm -> Activation``. The
-          Dense bias is dropped because BatchNorm's centring (beta) does its
-          job; BatchNorm's scale (gamma) is dropped too when the activation is
-          'relu' or 'identity', whose output the next Dense layer rescales
-          anyway.
-        - ``'after_activation'``: after each hidden block, as
-          ``Dense(activation) -> Dropout -> BatchNorm``.
+    {batchnorm_momentum}
 
-    batchnorm_momentum : float in (0, 1), default=0.99
-        Momentum of the moving mean and variance that BatchNormalization uses
-        at prediction (Keras' default). Lower values track the training
-        statistics faster, which helps when there are few steps per epoch.
-        Only used when ``batchnorm`` is not None.
+    {solver}
 
-    solver : {'adam', 'adamw', 'sgd', 'rmsprop'}, default='adam'
-        The optimizer. With 'adamw', ``alpha`` is AdamW's decoupled weight
-        decay on the kernels instead of an L2 term in the loss.
+    {alpha}
 
-    alpha : float, default=0.0001
-        Strength of the L2 penalty on the Dense kernels (not the biases, nor
-        BatchNorm's parameters). As in MLPRegressor, the training objective is
-        ``loss + 0.5 * alpha * ||W||^2 / batch_size``. With
-        ``solver='adamw'``, the weight decay rate instead.
+    {batch_size}
 
-    batch_size : int or 'auto', default='auto'
-        Rows per training step; 'auto' is ``min(200, n_samples)``. Capped at
-        ``n_samples``. Every step uses a full batch: see Notes.
+    {learning_rate_init}
 
-    learning_rate_init : float, default=0.001
-        The optimizer's learning rate.
+    {max_iter}
 
-    max_iter : int, default=200
-        Number of epochs.
+    {shuffle}
 
-    shuffle : bool, default=True
-        Whether to reshuffle the rows before each pass over the data.
+    {random_state}
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds every kernel initializer, every Dropout layer and the shuffling,
-        through Keras' own seed arguments: an int gives the same network and
-        predictions on every fit. None draws fresh entropy from the operating
-        system. Nothing process-global is seeded or consumed in either case:
-        NumPy's and Python's global RNGs, Keras' global seed and TensorFlow's
-        determinism setting are left alone.
+    {momentum}
 
-    momentum : float in [0, 1], default=0.9
-        Momentum of gradient descent. Only used when ``solver='sgd'``. The
-        lesson's "plain SGD" is ``momentum=0``.
+    {nesterovs_momentum}
 
-    nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum. Only used when ``solver='sgd'``
-        and ``momentum > 0``.
+    {beta_1}
 
-    beta_1 : float in [0, 1), default=0.9
-        Decay rate of the first-moment estimates. Only used when
-        ``solver='adam'``.
+    {beta_2}
 
-    beta_2 : float in [0, 1), default=0.999
-        Decay rate of the second-moment estimates. Only used when
-        ``solver='adam'``.
+    {epsilon}
 
-    epsilon : float, default=1e-8
-        Numerical-stability constant. Only used when ``solver`` is 'adam' or
-        'rmsprop'. (Keras' own default is 1e-7; this is MLPRegressor's.)
+    {learning_rate}
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule, as in MLPRegressor. Only used when
-        ``solver='sgd'``.
-
-        - 'constant': ``learning_rate_init`` throughout.
-        - 'invscaling': after each epoch, ``learning_rate_init / (t_ + 1) **
-          power_t``.
-        - 'adaptive': ``learning_rate_init`` as long as the monitored quantity
-          (training loss, or validation score with ``early_stopping``)
-          improves; each time two consecutive epochs fail to improve it by
-          ``tol``, the rate is divided by 5. Training stops when the rate
-          falls below 1e-6.
-
-    power_t : float, default=0.5
-        Exponent of 'invscaling'. Only used when ``solver='sgd'`` and
-        ``learning_rate='invscaling'``.
+    {power_t}
 
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training rows
@@ -145,19 +80,11 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         ``random_state``, or ``GroupShuffleSplit`` when ``groups`` is passed
         to :meth:`fit`), never by Keras' ``validation_split``.
 
-    validation_fraction : float in (0, 1), default=0.1
-        Fraction of the training rows (or groups) held out for early
-        stopping. Only used when ``early_stopping=True`` and no ``X_val``.
+    {validation_fraction}
 
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` after which training
-        stops: of the validation score with ``early_stopping``, else of the
-        training loss (as in MLPRegressor, stopping on the training loss is
-        always on; set ``tol=0`` and a large ``n_iter_no_change`` to run
-        ``max_iter`` epochs).
+    {n_iter_no_change}
 
-    tol : float, default=1e-4
-        Tolerance of the stopping rule and of the 'adaptive' schedule.
+    {tol}
 
     warm_start : bool, default=False
         When True, :meth:`fit` continues training ``model_`` (weights and
@@ -166,83 +93,63 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
         ``learning_rate_init``. The network's shape must not change between
         such fits.
 
-    callbacks : list of keras.callbacks.Callback, default=None
-        Keras callbacks run during training. Each fit uses deep copies
-        (kept in ``callbacks_``), so the parameter itself is never modified,
-        and cloned estimators in a grid search each get their own.
+    {callbacks}
 
-    loss : {'squared_error', 'absolute_error', 'huber'}, default='squared_error'
+    loss : {'squared_error', 'absolute_error', 'huber', 'poisson'}, \
+default='squared_error'
         Training loss. 'squared_error' is half the mean squared error, as in
-        MLPRegressor; 'absolute_error' is the mean absolute error (the
-        lesson's MAE); 'huber' is Keras' Huber loss with delta 1.
+        MLPRegressor; 'absolute_error' is the mean absolute error;
+        'huber' is the Huber loss with delta 1. 'poisson' is MLPRegressor's
+        half Poisson deviance with a log link: the output layer's activation
+        is ``exp`` (``out_activation_``), the target must be non-negative.
 
     n_mc_samples : int, default=100
         Number of stochastic forward passes (dropout active, batchnorm in
         inference mode) that ``predict(X, return_std=True)`` averages:
         Monte-Carlo dropout. Only used there; needs ``dropout_rate > 0``.
 
-    verbose : int, default=0
-        With ``verbose > 0`` one line per epoch is printed (loss, elapsed
-        time). With 0, nothing is printed, at fit or predict time.
+    {verbose}
 
     Attributes
     ----------
-    model_ : keras.Sequential
-        The trained Keras model (compiled, with its optimizer state).
+    {model_}
 
-    history_ : dict
-        Per-epoch metrics as plain lists: ``'loss'``, and when validation
-        data was scored ``'val_loss'`` (same loss and penalty as ``'loss'``)
-        and ``'val_score'`` (R²).
+    {history_}
 
-    loss_ : float
-        The training loss of the last epoch (penalty included).
+    {loss_}
 
-    loss_curve_ : list of float
-        The training loss of each epoch (penalty included), across
-        warm-started fits and ``partial_fit`` calls.
+    {loss_curve_}
 
-    best_loss_ : float or None
-        The lowest training loss reached; None when ``early_stopping=True``.
+    {best_loss_}
 
     validation_scores_ : list of float or None
         The validation R² after each epoch, when validation data was scored
         (``early_stopping=True`` or ``X_val`` passed), else None.
 
-    best_validation_score_ : float or None
-        The best validation R², or None as ``validation_scores_``.
+    {best_validation_score_}
 
-    n_iter_ : int
-        The number of epochs run by the last call to ``fit``/``partial_fit``.
+    {n_iter_}
 
-    t_ : int
-        The number of training rows seen since the network was built.
+    {t_}
 
-    callbacks_ : list of keras.callbacks.Callback
-        The copies of ``callbacks`` used by the last fit.
+    {callbacks_}
 
-    coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
-        The kernels of the inference-mode network, every BatchNormalization
-        folded into the adjacent Dense layer; :meth:`predict` uses these.
-        Without batchnorm they are the trained kernels.
+    {coefs_}
 
-    intercepts_ : list of ndarray of shape (n_fan_out,)
-        The biases of the inference-mode network, folded likewise.
+    {intercepts_}
 
-    n_layers_ : int
-        Number of layers of the folded network, input and output included.
+    {n_layers_}
 
     n_outputs_ : int
         Number of outputs.
 
     out_activation_ : str
-        Activation of the output layer: 'identity'.
+        Activation of the output layer: 'identity', or 'exp' (the log link)
+        with ``loss='poisson'``.
 
-    n_features_in_ : int
-        Number of features seen during fit.
+    {n_features_in_}
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen during fit, when X had string column names.
+    {feature_names_in_}
 
     See Also
     --------
@@ -540,3 +447,8 @@ default=None
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
+
+
+NormNetRegressor.__doc__ = render(
+    NormNetRegressor.__doc__, mlp="MLPRegressor", score="R²"
+)
