@@ -49,6 +49,8 @@ from ._threads import limit_backend_threads
 # variance, Adam's second moments): larger magnitudes overflow float32, where
 # Adam silently freezes the weights they touch.
 _TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
+# The largest network (number of weights) a fit builds: 2**31 float32 = 8 GiB.
+_MAX_WEIGHTS = 2**31
 
 
 class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
@@ -196,7 +198,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def _hidden_layers(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
         """Validated hidden layer sizes and one dropout rate per hidden layer."""
         # object arrays keep each entry's own type; 0-d arrays become 1 entry
-        sizes = np.asarray(self.hidden_layer_sizes, dtype=object).reshape(-1).tolist()
+        sizes = np.asarray(self.hidden_layer_sizes, dtype=object)
+        if sizes.ndim > 1:
+            raise ValueError(
+                "hidden_layer_sizes must be an int or a flat sequence of ints (one "
+                f"per hidden layer), got a {sizes.ndim}-D array: "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        sizes = sizes.reshape(-1).tolist()
         if not sizes:
             raise ValueError(
                 "hidden_layer_sizes must name at least one hidden layer, got ()."
@@ -300,7 +309,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             early_stopping, rng,
         )  # fmt: skip
         batch_size = fit._effective_batch_size(X.shape[0])
-        network, optimizer = fit._specs(X.shape[1], y_train.shape[1])
+        network, optimizer = fit._specs(X.shape[1], y_train.shape[1], batch_size)
         if first_pass:
             weights = initial_weights(network, rng)
             state = None
@@ -381,6 +390,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         names) and the target's fitted attributes on it.
         """
         self._hidden_layers()  # cross-parameter rules fail before any data work
+        _reject_datetime(X, "X")
+        _reject_missing_labels(y, "y")
         X, y = validate_data(
             self,
             X,
@@ -398,18 +409,40 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
         self.__dict__.update(target_attrs)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            sample_weight = _rescaled(
+                _check_sample_weight(
+                    sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                )
             )
         return X, y_train, self._target_sample_weight(y, sample_weight)
 
-    def _specs(self, n_features: int, n_outputs: int):
+    def _specs(self, n_features: int, n_outputs: int, batch_size: int):
         """The ``NetworkSpec`` and ``OptimizerSpec`` of the current parameters."""
         network = NetworkSpec(
             n_features=n_features,
             layers=tuple(self._layer_plan(n_outputs)),
             batchnorm_momentum=float(self.batchnorm_momentum),
         )
+        n_weights = sum(int(np.prod(v.shape)) for v in network.variables())
+        if n_weights > _MAX_WEIGHTS:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} with "
+                f"{n_features} features makes a network of {n_weights:,} "
+                f"weights ({4 * n_weights / 2**30:,.0f} GiB in float32); at most "
+                f"{_MAX_WEIGHTS:,} are supported. Use smaller hidden layers."
+            )
+        if self.batchnorm is not None and batch_size < 2:
+            rows = (
+                "1 sample"
+                if batch_size == 1 and self.batch_size != 1
+                else (f"batch_size={self.batch_size}")
+            )
+            raise ValueError(
+                f"batchnorm={self.batchnorm!r} needs batches of at least 2 rows, "
+                f"but this fit has batches of 1 row ({rows}): BatchNormalization "
+                "of a single row normalizes every value to 0. Use batch_size >= 2 "
+                "(and at least 2 training rows), or batchnorm=None."
+            )
         return network, optimizer_spec(self.get_params(deep=False), self.loss)
 
     def _training_rules(self, batch_size: int, early_stopping: bool, incremental: bool):
@@ -433,7 +466,21 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _copied_callbacks(self) -> list:
-        return [copy.deepcopy(cb) for cb in self.callbacks or ()]
+        copies = []
+        for i, callback in enumerate(self.callbacks or ()):
+            try:
+                copies.append(copy.deepcopy(callback))
+            except Exception as exc:
+                raise TypeError(
+                    f"callbacks[{i}] ({type(callback).__name__}) cannot be "
+                    f"deep-copied: {exc}. fit trains with deep copies of the "
+                    "callbacks, so that the parameter is never changed by "
+                    "training and every fit (each clone in a grid search) starts "
+                    "from the same callbacks. Keep objects that cannot be copied "
+                    "(locks, open files, clients) out of the callback, or give it "
+                    "a __deepcopy__ method."
+                ) from exc
+        return copies
 
     @property
     def model_(self):
@@ -487,6 +534,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be passed together.")
             # scikit-learn's messages name X and sample_weight: say which
+            _reject_datetime(X_val, "X_val")
+            _reject_missing_labels(y_val, "y_val")
             try:
                 X_val = validate_data(
                     self,
@@ -549,6 +598,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 f"split; validation_fraction={self.validation_fraction} of "
                 f"{n_samples} rows leaves {len(train)} for training and "
                 f"{len(val)} for validation."
+            )
+        if len(val) < 2:
+            raise ValueError(
+                "The validation set is too small: early_stopping=True holds out "
+                f"{len(val)} of {n_samples} rows (validation_fraction="
+                f"{self.validation_fraction}), and a validation score needs at "
+                "least 2. Increase 'validation_fraction' or the size of your "
+                "dataset."
             )
         sw_train = None if sample_weight is None else sample_weight[train]
         sw_val = None if sample_weight is None else sample_weight[val]
@@ -640,6 +697,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def _validated_input(self, X):
         """X checked against the fitted estimator (width, feature names), for predicting."""
         check_is_fitted(self)
+        _reject_datetime(X, "X")
         return validate_data(
             self,
             X,
@@ -723,16 +781,80 @@ def _package_version() -> str:
     return sys.modules["sknormnet"].__version__
 
 
+def _reject_datetime(X, name: str) -> None:
+    """A clear error for date and time columns, which are not numbers to a network.
+
+    NumPy would read them as nanoseconds since 1970.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "items"):  # a DataFrame
+        columns = [
+            str(column)
+            for column, dtype in dtypes.items()
+            if getattr(dtype, "kind", "") in "mM"
+        ]
+    elif getattr(getattr(X, "dtype", None), "kind", "") in "mM":
+        columns = ["(all)"]
+    else:
+        return
+    if columns:
+        raise ValueError(
+            f"{name} has date/time column(s) {columns}: a network needs numbers, "
+            "and would read these as nanoseconds since 1970. Turn them into "
+            "numeric features first, e.g. in a ColumnTransformer with "
+            "skrub's DatetimeEncoder or a FunctionTransformer that extracts the "
+            "year, month or day of week."
+        )
+
+
+def _reject_missing_labels(y, name: str) -> None:
+    """scikit-learn's "contains NaN" error for None and pandas' NA among labels.
+
+    (scikit-learn's own check compares values with themselves, which pandas'
+    NA refuses to turn into a bool.)
+    """
+    dtype = getattr(y, "dtype", None)
+    # object arrays, pandas' extension dtypes (nullable strings, Int64...), lists
+    if isinstance(y, list | tuple) or (
+        dtype is not None and (not isinstance(dtype, np.dtype) or dtype.kind == "O")
+    ):
+        values = np.asarray(y, dtype=object).ravel()
+        if any(_is_missing(value) for value in values):
+            raise ValueError(f"Input {name} contains NaN.")
+
+
+def _is_missing(value) -> bool:
+    if value is None or type(value).__name__ == "NAType":
+        return True
+    return isinstance(value, float) and value != value
+
+
+def _rescaled(sample_weight: np.ndarray) -> np.ndarray:
+    """Row weights as float32, rescaled to mean 1.
+
+    Only the ratios between weights matter (as in MLPRegressor, whose loss is
+    a weighted average); a mean of 1 keeps the loss and the optimizer's
+    moments at the data's scale, whatever the weights' units.
+    """
+    mean = sample_weight.mean()
+    if mean > 0:
+        sample_weight = sample_weight / mean
+    return sample_weight.astype(np.float32)
+
+
 def as_float32(X, name: str = "X"):
     """The training copy of X (or y) in float32; values whose squares overflow it
     are an error."""
     values = X.data if sparse.issparse(X) else X
-    if values.size and np.abs(values).max() > _TRAINABLE_MAX:
+    # y enters the loss through residuals of up to twice its magnitude, squared
+    limit = _TRAINABLE_MAX / 4 if name == "y" else _TRAINABLE_MAX
+    largest = float(np.abs(values).max(initial=0.0))
+    if largest > limit:
         raise ValueError(
             f"Input {name} contains values too large for float32 training (largest "
-            f"magnitude {np.abs(values).max():.3g}; the network trains in float32, "
-            f"where squares of magnitudes above {_TRAINABLE_MAX:.3g} overflow). "
-            "Scale them first."
+            f"magnitude {largest:.3g}; the network trains in float32, where the "
+            f"squares in its loss and optimizer overflow above {limit:.3g}). "
+            f"Scale {name} first."
         )
     if sparse.issparse(X):
         return X.astype(np.float32).tocsr()
