@@ -142,7 +142,7 @@ def test_unscaled_but_sane_training_is_not_divergence():
 @pytest.mark.parametrize("placement", ["input", "before_dense", "after_activation"])
 def test_batchnorm_refuses_one_row_batches(data, placement):
     X, y = data
-    with pytest.raises(ValueError, match="at least 2 rows.*batch_size=1"):
+    with pytest.raises(ValueError, match=r"at least 2 rows.*batch_size=1"):
         NormNetRegressor(batchnorm=placement, batch_size=1, **QUIET).fit(X, y)
     with pytest.raises(ValueError, match="1 sample"):
         NormNetRegressor(batchnorm=placement, **QUIET).fit(X[:1], y[:1])
@@ -272,7 +272,7 @@ def test_missing_labels_say_nan(data):
 
 def test_huge_targets_and_weights(data):
     X, y = data
-    with pytest.raises(ValueError, match="Input y contains values too large.*Scale y"):
+    with pytest.raises(ValueError, match=r"Input y contains values too large.*Scale y"):
         NormNetRegressor(**QUIET).fit(X, y * 1e19)
     # weights count by their ratios: 1e30 everywhere is the same fit as ones
     ones = NormNetRegressor(**QUIET).fit(X, y, sample_weight=np.ones(len(y)))
