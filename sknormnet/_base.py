@@ -38,6 +38,7 @@ from ._names import (
 from ._plan import LayerSpec, describe_plan, layer_plan
 from ._spec import (
     NetworkSpec,
+    OptimizerSpec,
     fold,
     initial_optimizer_state,
     initial_weights,
@@ -49,6 +50,8 @@ from ._threads import limit_backend_threads
 # variance, Adam's second moments): larger magnitudes overflow float32, where
 # Adam silently freezes the weights they touch.
 _TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
+# Fitted attributes saved as plain data (``to_builtins``).
+_SPEC_ATTRIBUTES = ("_network", "_optimizer", "_training_state")
 # The largest network (number of weights) a fit builds: 2**31 float32 = 8 GiB.
 _MAX_WEIGHTS = 2**31
 
@@ -666,9 +669,15 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
 
     # --------------------------------------------------------------- pickling
+    # A fitted estimator's state is NumPy arrays and plain Python data (the
+    # specs as builtins), so that pickle, joblib and skops all save it, and
+    # skops trusts no type but the estimator's own class.
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: Python's is __dict__ itself
         state["_sknormnet_version"] = _package_version()
+        for name in _SPEC_ATTRIBUTES:
+            if name in state:
+                state[name] = state[name].to_builtins()
         if state.get("_keras_model") is not None:
             state["_keras_model"] = None  # model_ is rebuilt from the arrays
         if state.get("callbacks_"):
@@ -681,6 +690,18 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         state = dict(state)
         state.pop("_keras_import", None)
         version = state.pop("_sknormnet_version", None)
+        if "_network" in state:
+            from ._train import TrainingState
+
+            kinds = {
+                "_network": NetworkSpec,
+                "_optimizer": OptimizerSpec,
+                "_training_state": TrainingState,
+            }
+            for name, kind in kinds.items():
+                state[name] = kind.from_builtins(state[name])
+            for name in ("_weights", "_optimizer_state"):
+                state[name] = tuple(state[name])
         super().__setstate__(state)
         if version != _package_version():
             warnings.warn(

@@ -82,6 +82,22 @@ class NetworkSpec:
                 out.append(Variable(layer.name, "moving_variance", (width,), False))
         return tuple(out)
 
+    def to_builtins(self) -> dict:
+        """The spec as plain Python data (what a saved estimator holds)."""
+        return {
+            "n_features": self.n_features,
+            "layers": [layer._asdict() for layer in self.layers],
+            "batchnorm_momentum": self.batchnorm_momentum,
+        }
+
+    @classmethod
+    def from_builtins(cls, data: dict) -> NetworkSpec:
+        return cls(
+            n_features=data["n_features"],
+            layers=tuple(LayerSpec(**layer) for layer in data["layers"]),
+            batchnorm_momentum=data["batchnorm_momentum"],
+        )
+
     def dropout_units(self) -> tuple[int, ...]:
         """The width of each Dropout layer's input, in order."""
         units, width = [], self.n_features
@@ -105,6 +121,18 @@ class OptimizerSpec:
     solver: str
     options: tuple[tuple[str, Any], ...]
     loss: str
+
+    def to_builtins(self) -> dict:
+        return {
+            "solver": self.solver,
+            "options": [list(option) for option in self.options],
+            "loss": self.loss,
+        }
+
+    @classmethod
+    def from_builtins(cls, data: dict) -> OptimizerSpec:
+        options = tuple(tuple(option) for option in data["options"])
+        return cls(data["solver"], options, data["loss"])
 
     @property
     def slots(self) -> tuple[str, ...]:

@@ -78,6 +78,13 @@ class TrainingState:
     t: int = 0
     learning_rate: float | None = None  # the schedule's current rate
 
+    def to_builtins(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_builtins(cls, data: dict) -> TrainingState:
+        return cls(**data)
+
     def copy(self) -> TrainingState:
         return replace(
             self,

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import sknormnet
 from sknormnet import NormNetClassifier, NormNetRegressor
@@ -335,3 +336,71 @@ def test_persistence_pickle_without_version_warns(problem):
     with pytest.warns(UserWarning, match=r"saved by sknormnet \(unknown version\)"):
         blank.__setstate__(state)
     assert np.array_equal(blank.predict(X), reg.predict(X))
+
+
+# ------------------------------------------------------- skops and MLflow
+@pytest.mark.parametrize("name", NAMES)
+def test_skops_round_trip_trusts_only_the_estimator(name, tmp_path):
+    """A fitted estimator is arrays and plain data: skops saves it, and loading
+    needs no type but the estimator's own class to be trusted."""
+    sio = pytest.importorskip("skops.io")
+    est = _fitted(name)
+    path = tmp_path / "est.skops"
+    sio.dump(est, path)
+    assert sio.get_untrusted_types(file=path) == [
+        f"{type(est).__module__}.{type(est).__qualname__}"
+    ]
+    with pytest.raises(Exception, match=r"[Uu]ntrusted"):
+        sio.load(path)
+    loaded = sio.load(path, trusted=[type(est)])
+    np.testing.assert_array_equal(_outputs(loaded), _outputs(est))
+    # and it continues training exactly as the original does
+    for model in (est, loaded):
+        model.set_params(warm_start=True).fit(X_SMALL, TARGETS_SMALL[name])
+    np.testing.assert_array_equal(_outputs(loaded), _outputs(est))
+
+
+def test_mlflow_sklearn_default_format(tmp_path, monkeypatch):
+    """MLflow 3's sklearn flavour saves with skops by default: log and load a
+    fitted estimator, with the estimator's class as the trusted type."""
+    mlflow = pytest.importorskip("mlflow")
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # no database needed
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    est = _fitted("clf")
+    with mlflow.start_run():
+        info = mlflow_sklearn.log_model(
+            est,
+            name="model",
+            skops_trusted_types=["sknormnet._classifier.NormNetClassifier"],
+        )
+    loaded = mlflow_sklearn.load_model(info.model_uri)
+    np.testing.assert_array_equal(_outputs(loaded), _outputs(est))
+
+
+rng_small = np.random.default_rng(5)
+X_SMALL = rng_small.normal(size=(40, 3))
+TARGETS_SMALL = {
+    "reg": X_SMALL[:, 0] - 0.5 * X_SMALL[:, 1] ** 2,
+    "det": X_SMALL[:, 0] - 0.5 * X_SMALL[:, 1] ** 2,
+    "clf": np.array(["a", "b", "c"])[np.digitize(X_SMALL[:, 0], [-0.4, 0.4])],
+}
+
+
+def _fitted(name):
+    params = dict(hidden_layer_sizes=(6, 4), batchnorm="before_activation")
+    params.update(max_iter=3, random_state=0)  # the cross-process tests' network
+    if name == "clf":
+        est = NormNetClassifier(dropout_rate=0.3, **params)
+    else:
+        est = NormNetRegressor(dropout_rate=0.0 if name == "det" else 0.3, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X_SMALL, TARGETS_SMALL[name])
+
+
+def _outputs(est):
+    if isinstance(est, NormNetClassifier):
+        return est.predict_proba(X_SMALL)
+    return est.predict(X_SMALL)
