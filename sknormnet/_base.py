@@ -51,7 +51,7 @@ from ._threads import limit_backend_threads
 # Adam silently freezes the weights they touch.
 _TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
 # Fitted attributes saved as plain data (``to_builtins``).
-_SPEC_ATTRIBUTES = ("_network", "_optimizer", "_training_state")
+_SPEC_ATTRIBUTES = ("_network_spec", "_optimizer_spec", "_training_state")
 # The largest network (number of weights) a fit builds: 2**31 float32 = 8 GiB.
 _MAX_WEIGHTS = 2**31
 
@@ -317,7 +317,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             weights = initial_weights(network, rng)
             state = None
         else:
-            if network != self._network:
+            if network != self._network_spec:
                 raise ValueError(
                     "The network changed since the last fit (hidden layers, "
                     "activation, dropout, batchnorm or number of features); "
@@ -325,7 +325,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                     "from scratch with warm_start=False."
                 )
             weights, state = self._weights, previous
-        if first_pass or optimizer != self._optimizer:
+        if first_pass or optimizer != self._optimizer_spec:
             optimizer_state = initial_optimizer_state(optimizer, network)
         else:
             optimizer_state = self._optimizer_state
@@ -362,8 +362,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             **_training_attributes(
                 result, validation is not None, early_stopping, incremental
             ),
-            "_network": network,
-            "_optimizer": optimizer,
+            "_network_spec": network,
+            "_optimizer_spec": optimizer,
             "_weights": result.weights,
             "_optimizer_state": result.optimizer_state,
             "_l2": rules.l2,
@@ -412,12 +412,11 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
         self.__dict__.update(target_attrs)
         if sample_weight is not None:
-            sample_weight = _rescaled(
-                _check_sample_weight(
-                    sample_weight, X, dtype=np.float64, ensure_non_negative=True
-                )
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        return X, y_train, self._target_sample_weight(y, sample_weight)
+        sample_weight = self._target_sample_weight(y, sample_weight)
+        return X, y_train, None if sample_weight is None else _rescaled(sample_weight)
 
     def _specs(self, n_features: int, n_outputs: int, batch_size: int):
         """The ``NetworkSpec`` and ``OptimizerSpec`` of the current parameters."""
@@ -503,8 +502,8 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
             state = self._training_state
             model = keras_model(
-                self._network,
-                self._optimizer,
+                self._network_spec,
+                self._optimizer_spec,
                 self._weights,
                 self._optimizer_state,
                 state.learning_rate,
@@ -574,13 +573,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
         seed = int(rng.integers(2**31 - 1))
         n_samples = X.shape[0]
+        labels = y
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)
             splitter = GroupShuffleSplit(
                 n_splits=1, test_size=self.validation_fraction, random_state=seed
             )
-        elif self._stratify_split(y):
+        elif (labels := self._stratification(y)) is not None:
             splitter = StratifiedShuffleSplit(
                 n_splits=1, test_size=self.validation_fraction, random_state=seed
             )
@@ -589,7 +589,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 n_splits=1, test_size=self.validation_fraction, random_state=seed
             )
         try:
-            train, val = next(splitter.split(np.zeros((n_samples, 1)), y, groups))
+            train, val = next(splitter.split(np.zeros((n_samples, 1)), labels, groups))
         except ValueError as exc:
             raise ValueError(
                 f"early_stopping=True could not hold out validation_fraction="
@@ -636,8 +636,9 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
         return validate
 
-    def _stratify_split(self, y) -> bool:
-        return False
+    def _stratification(self, y):
+        """The labels to stratify the early-stopping split by, or None."""
+        return None
 
     def _effective_batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -690,12 +691,12 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         state = dict(state)
         state.pop("_keras_import", None)
         version = state.pop("_sknormnet_version", None)
-        if "_network" in state:
+        if "_network_spec" in state:
             from ._train import TrainingState
 
             kinds = {
-                "_network": NetworkSpec,
-                "_optimizer": OptimizerSpec,
+                "_network_spec": NetworkSpec,
+                "_optimizer_spec": OptimizerSpec,
                 "_training_state": TrainingState,
             }
             for name, kind in kinds.items():
@@ -795,6 +796,7 @@ def _training_attributes(
         "best_loss_": None if early_stopping else state.best_loss,
         "validation_scores_": list(state.validation_scores) if validated else None,
         "best_validation_score_": (state.best_validation_score if validated else None),
+        "_no_improvement_count": state.no_improvement_count,  # MLPRegressor's
     }
 
 
@@ -812,9 +814,9 @@ def _reject_datetime(X, name: str) -> None:
         columns = [
             str(column)
             for column, dtype in dtypes.items()
-            if getattr(dtype, "kind", "") in "mM"
+            if getattr(dtype, "kind", "") in ("m", "M")
         ]
-    elif getattr(getattr(X, "dtype", None), "kind", "") in "mM":
+    elif getattr(getattr(X, "dtype", None), "kind", "") in ("m", "M"):
         columns = ["(all)"]
     else:
         return

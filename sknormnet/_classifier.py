@@ -487,10 +487,12 @@ default=None
         weights = per_class[index].astype(np.float32)
         return weights if sample_weight is None else sample_weight * weights
 
-    def _stratify_split(self, y) -> bool:
-        # One label per row: stratify on it (y is the binarized target, whose
-        # rows StratifiedShuffleSplit treats as the classes).
-        return self._label_binarizer.y_type_ != _MULTILABEL
+    def _stratification(self, y):
+        # One label per row: stratify on it, as the user's labels (y is the
+        # binarized target), so that scikit-learn's messages name them.
+        if self._label_binarizer.y_type_ == _MULTILABEL:
+            return None
+        return self._label_binarizer.inverse_transform(y, threshold=0.5)
 
     def _prepare_validation_target(self, y_val):
         y_val = check_array(y_val, ensure_2d=False, dtype=None, input_name="y_val")

@@ -273,18 +273,19 @@ class EpochMonitor:
             print(message, flush=True)
 
     def _print(self, loss: float) -> None:
+        """MLPRegressor's progress line, with the validation figures and time."""
         if not self.rules.verbose:
             return
         state = self.state
-        width = len(str(self.rules.max_epochs))
-        parts = [f"Epoch {len(state.loss_curve):>{width}}", f"loss: {loss:.6g}"]
+        line = f"Iteration {len(state.loss_curve)}, loss = {loss:.8f}"
         if self.validate is not None and len(state.validation_losses) == len(
             state.loss_curve
         ):
-            parts.append(f"val_loss: {state.validation_losses[-1]:.6g}")
-            parts.append(f"val_score: {state.validation_scores[-1]:.4f}")
-        parts.append(f"{time.perf_counter() - self._start:.2f}s")
-        print("  ".join(parts), flush=True)
+            line += (
+                f", validation loss = {state.validation_losses[-1]:.8f}"
+                f", validation score = {state.validation_scores[-1]:.6f}"
+            )
+        print(f"{line} ({time.perf_counter() - self._start:.2f} s)", flush=True)
 
 
 class EngineTrainer:

@@ -125,7 +125,7 @@ def test_new_epoch_lengths_reuse_the_runner():
     for n_rows in (100, 61, 170):
         est = NormNetRegressor(**params).fit(*_data(n_rows))
         assert int(est.model_.optimizer.iterations.numpy()) == 3 * -(-n_rows // 16)
-        key = next(k for k in _engines._runners if k[1] == est._network)
+        key = next(k for k in _engines._runners if k[1] == est._network_spec)
         runners.append(_engines._runners[key])
     assert runners[0] is runners[1] is runners[2]
     if keras.backend.backend() == "tensorflow":

@@ -705,28 +705,33 @@ def test_verbose_prints_one_line_per_epoch(easy_regression, capsys):
     X, y = easy_regression
     _net(max_iter=3, verbose=1, **NO_STOP).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    epoch_lines = [line for line in lines if "Epoch" in line]
+    epoch_lines = [line for line in lines if "Iteration" in line]
     assert len(epoch_lines) == 3
-    assert all("loss" in line for line in epoch_lines)
-    assert not any("val_loss" in line for line in epoch_lines)
-    for epoch, line in enumerate(epoch_lines, start=1):
-        assert f"Epoch {epoch}" in line
+    assert all("loss = " in line for line in epoch_lines)
+    assert not any("validation" in line for line in epoch_lines)
+    for epoch, line in enumerate(epoch_lines, start=1):  # MLPRegressor's wording
+        assert line.startswith(f"Iteration {epoch}, loss = ")
 
 
 def test_verbose_shows_validation_with_early_stopping(easy_regression, capsys):
     X, y = easy_regression
     _net(max_iter=3, verbose=1, early_stopping=True, **NO_STOP).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    epoch_lines = [line for line in lines if "Epoch" in line]
+    epoch_lines = [line for line in lines if "Iteration" in line]
     assert len(epoch_lines) == 3
-    assert all("val_loss" in line and "val_score" in line for line in epoch_lines)
+    assert all(
+        "validation loss = " in line and "validation score = " in line
+        for line in epoch_lines
+    )
 
 
 def test_verbose_reports_stopping(easy_regression, capsys):
     X, y = easy_regression
     est = _net(max_iter=50, verbose=1, tol=10.0, n_iter_no_change=1).fit(X, y)
     out = capsys.readouterr().out
-    assert len([line for line in out.splitlines() if "Epoch" in line]) == est.n_iter_
+    assert (
+        len([line for line in out.splitlines() if "Iteration" in line]) == est.n_iter_
+    )
     assert "Stopping" in out
 
 
