@@ -50,6 +50,8 @@ from ._threads import limit_backend_threads
 # variance, Adam's second moments): larger magnitudes overflow float32, where
 # Adam silently freezes the weights they touch.
 _TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
+# The dtypes predict takes as they are (scikit-learn's dtype=(float64, float32)).
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # Fitted attributes saved as plain data (``to_builtins``).
 _SPEC_ATTRIBUTES = ("_network_spec", "_optimizer_spec", "_training_state")
 # The largest network (number of weights) a fit builds: 2**31 float32 = 8 GiB.
@@ -717,7 +719,24 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------- predicting
     def _validated_input(self, X):
-        """X checked against the fitted estimator (width, feature names), for predicting."""
+        """X checked against the fitted estimator (width, feature names), for predicting.
+
+        A float NumPy array of the fitted width, for an estimator fitted
+        without feature names, passes every check scikit-learn's validation
+        makes on it (2-D, rows, width, finite, float dtype) with a few direct
+        tests; anything else, and every input that fails one of them, goes
+        through ``validate_data``, which raises the usual errors.
+        """
+        if (
+            type(X) is np.ndarray
+            and X.dtype in _FLOAT_DTYPES
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.__dict__.get("n_features_in_")
+            and "feature_names_in_" not in self.__dict__
+            and np.isfinite(X).all()
+        ):
+            return X
         check_is_fitted(self)
         _reject_datetime(X, "X")
         return validate_data(

@@ -181,3 +181,40 @@ def test_forward_input_dtypes_fit(count_data, dense_fit, dtype):
     pred = reg.predict(X_typed)
     assert pred.dtype == np.float64
     np.testing.assert_allclose(pred, dense_fit.predict(X), rtol=1e-6, atol=1e-7)
+
+
+def test_forward_fast_input_check_agrees_with_validate_data(offset_data):
+    """predict accepts a plain float array of the fitted width through a few
+    direct tests; every other input, and every failing one, goes through
+    scikit-learn's validation with its usual messages."""
+    X, y, X_test = offset_data
+    reg = NormNetRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    reg.fit(X, y)
+    expected = reg.predict(X_test.tolist())  # a list: validate_data's path
+    for variant in (
+        X_test,
+        np.asfortranarray(X_test),
+        X_test.astype(np.float32),
+        X_test[::2].repeat(2, axis=0),  # a non-contiguous-origin copy
+    ):
+        np.testing.assert_allclose(
+            reg.predict(variant), reg.predict(variant.tolist()), rtol=1e-6
+        )
+    np.testing.assert_allclose(reg.predict(X_test), expected)
+    whole = np.round(X_test)
+    np.testing.assert_array_equal(
+        reg.predict(whole.astype(np.int64)), reg.predict(whole)
+    )
+    bad = X_test.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        reg.predict(bad)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        reg.predict(bad)
+    with pytest.raises(ValueError, match="X has 3 features, but NormNetRegressor"):
+        reg.predict(X_test[:, :3])
+    with pytest.raises(ValueError, match="0 sample"):
+        reg.predict(X_test[:0])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        reg.predict(X_test[0])
