@@ -88,17 +88,19 @@ class Runner:
         return np.asarray(losses)[:n_steps]
 
     def _steps(self, state, xs, ys, sample_weights, bits, learning_rates, l2, n_steps):
+        masks = _ops.dropout_masks(self.network, bits)
+
         def body(i, carry):
             state, losses = carry
             state, loss = self._step(
-                state, xs[i], ys[i], sample_weights[i], bits[i], learning_rates[i], l2
+                state, xs[i], ys[i], sample_weights[i], masks[i], learning_rates[i], l2
             )
             return state, losses.at[i].set(loss)
 
         losses = jnp.zeros(xs.shape[0], jnp.float32)
         return jax.lax.fori_loop(0, n_steps, body, (state, losses))
 
-    def _step(self, state, x, y, sample_weight, bits, learning_rate, l2):
+    def _step(self, state, x, y, sample_weight, masks, learning_rate, l2):
         weights, (iterations, _), slots = state
         network, loss_name = self.network, self.optimizer.loss
         trainable = [weights[i] for i in self._trainable_index]
@@ -107,7 +109,7 @@ class Runner:
             full = list(weights)
             for i, value in zip(self._trainable_index, trainable, strict=True):
                 full[i] = value
-            raw, moving = _ops.forward_train(network, full, x, bits)
+            raw, moving = _ops.forward_train(network, full, x, masks)
             loss = _ops.objective(network, loss_name, raw, y, sample_weight, full, l2)
             return loss, moving
 

@@ -59,16 +59,7 @@ class Runner:
             if optimizer.solver == "rmsprop"
             else []
         )
-        n_dropout = sum(network.dropout_units())
-        signature = [
-            tf.TensorSpec([None, None, network.n_features], tf.float32),
-            tf.TensorSpec([None, None, network.n_outputs], tf.float32),
-            tf.TensorSpec([None, None], tf.float32),
-            tf.TensorSpec([None, None, n_dropout], tf.uint16),
-            tf.TensorSpec([None], tf.float32),
-            tf.TensorSpec([], tf.float32),
-        ]
-        self._run = tf.function(self._steps, input_signature=signature, autograph=False)
+        self._runs: dict[int, tf.types.experimental.PolymorphicFunction] = {}
 
     # -------------------------------------------------------------- state
     def load(self, weights: tuple, optimizer_state: tuple) -> None:
@@ -93,17 +84,42 @@ class Runner:
     # ----------------------------------------------------------- training
     def run(self, xs, ys, sample_weights, bits, learning_rates, l2) -> np.ndarray:
         """Train on ``len(xs)`` batches; return each step's loss."""
-        return self._run(
-            xs, ys, sample_weights, bits, learning_rates, np.float32(l2)
-        ).numpy()
+        batch_size = xs.shape[1]
+        run = self._runs.get(batch_size)
+        if run is None:
+            run = self._runs[batch_size] = self._traced(batch_size)
+        return run(xs, ys, sample_weights, bits, learning_rates, np.float32(l2)).numpy()
+
+    def _traced(self, batch_size: int):
+        """The graph for one batch size (any number of steps).
+
+        A static batch size lets TensorFlow's graph optimizer fold the shape
+        arithmetic of the forward and backward passes away.
+        """
+        network = self.network
+        n_dropout = sum(network.dropout_units())
+        signature = [
+            tf.TensorSpec([None, batch_size, network.n_features], tf.float32),
+            tf.TensorSpec([None, batch_size, network.n_outputs], tf.float32),
+            tf.TensorSpec([None, batch_size], tf.float32),
+            tf.TensorSpec([None, batch_size, n_dropout], tf.uint16),
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([], tf.float32),
+        ]
+        return tf.function(self._steps, input_signature=signature, autograph=False)
+
+    def tracing_count(self) -> int:
+        """How many graphs this runner has traced (one per batch size)."""
+        return sum(run.experimental_get_tracing_count() for run in self._runs.values())
 
     def _steps(self, xs, ys, sample_weights, bits, learning_rates, l2):
         n_steps = tf.shape(xs)[0]
         losses = tf.TensorArray(tf.float32, size=n_steps)
+        masks = _ops.dropout_masks(self.network, bits)  # the chunk's, at once
 
         def body(i, losses):
             loss = self._step(
-                xs[i], ys[i], sample_weights[i], bits[i], learning_rates[i], l2
+                xs[i], ys[i], sample_weights[i], masks[i], learning_rates[i], l2
             )
             return i + 1, losses.write(i, loss)
 
@@ -112,14 +128,22 @@ class Runner:
         )
         return losses.stack()
 
-    def _step(self, x, y, sample_weight, bits, learning_rate, l2):
+    def _step(self, x, y, sample_weight, masks, learning_rate, l2):
         network = self.network
         with tf.GradientTape() as tape:
-            raw, moving = _ops.forward_train(network, self._weights, x, bits)
+            raw, moving = _ops.forward_train(network, self._weights, x, masks)
             loss = _ops.objective(
-                network, self.optimizer.loss, raw, y, sample_weight, self._weights, l2
+                network, self.optimizer.loss, raw, y, sample_weight, None, 0.0
             )
         gradients = tape.gradient(loss, self._trainable)
+        # the L2 term's value and its gradient, 2 * l2 * kernel, written out:
+        # fewer ops per step than differentiating it
+        penalty = 0.0
+        for i, variable in enumerate(self._trainable):
+            if any(variable is kernel for kernel in self._decayed):
+                penalty += tf.reduce_sum(tf.square(variable))
+                gradients[i] = gradients[i] + (2.0 * l2) * variable
+        loss = loss + l2 * penalty
         updates = [v.assign(m) for v, m in zip(self._moving, moving, strict=True)]
         with tf.control_dependencies(updates):
             self._apply(gradients, learning_rate)
@@ -129,6 +153,9 @@ class Runner:
         """One optimizer step with Keras' update rule for the solver."""
         solver, options = self.optimizer.solver, self.options
         step = tf.cast(self._iterations + 1, tf.float32)
+        if solver in ("adam", "adamw"):
+            beta_1, beta_2 = options["beta_1"], options["beta_2"]
+            beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
         if solver == "adamw":
             # Keras' decoupled weight decay, on the kernels, before the step
             decay = 1.0 - options["weight_decay"] * learning_rate
@@ -142,13 +169,12 @@ class Runner:
             strict=True,
         ):
             if solver in ("adam", "adamw"):
-                beta_1, beta_2 = options["beta_1"], options["beta_2"]
                 tf.raw_ops.ResourceApplyAdam(
                     var=variable.handle,
                     m=slots[0].handle,
                     v=slots[1].handle,
-                    beta1_power=tf.pow(beta_1, step),
-                    beta2_power=tf.pow(beta_2, step),
+                    beta1_power=beta_1_power,
+                    beta2_power=beta_2_power,
                     lr=learning_rate,
                     beta1=beta_1,
                     beta2=beta_2,

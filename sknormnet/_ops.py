@@ -39,13 +39,45 @@ def dropout_threshold(rate: float) -> int:
     return round(rate * _BITS_RANGE)
 
 
-def forward_train(spec: NetworkSpec, weights, x, bits):
+def dropout_masks(spec: NetworkSpec, bits):
+    """The Dropout layers' masks, scaled by ``1 / (1 - rate)``, side by side.
+
+    ``bits`` are uint16 of shape ``(..., sum(spec.dropout_units()))``; the
+    masks have the same shape, in float32. Computed for a whole chunk of
+    steps at once, outside the per-step loop.
+    """
+    masks, offset = [], 0
+    for layer, width in zip(spec.dropout_layers, spec.dropout_units(), strict=True):
+        keep = bits[..., offset : offset + width] >= dropout_threshold(layer.rate)
+        masks.append(ops.cast(keep, "float32") * (1.0 / (1.0 - layer.rate)))
+        offset += width
+    if not masks:
+        return ops.cast(bits, "float32")
+    return ops.concatenate(masks, axis=-1)
+
+
+def batch_normalization(h, gamma, beta, moving_mean, moving_variance, momentum):
+    """Training-mode BatchNorm: ``(output, new moving mean, new moving variance)``."""
+    mean, variance = ops.moments(h, axes=[0])
+    h = (h - mean) * ops.rsqrt(variance + BATCHNORM_EPSILON)
+    if gamma is not None:
+        h = h * gamma
+    h = h + beta
+    return (
+        h,
+        moving_mean * momentum + mean * (1.0 - momentum),
+        moving_variance * momentum + variance * (1.0 - momentum),
+    )
+
+
+def forward_train(spec: NetworkSpec, weights, x, masks, batchnorm=batch_normalization):
     """The raw output (before the output activation) of a training step.
 
-    ``weights`` holds one tensor per ``spec.variables()``; ``bits`` is a
-    ``(batch, sum(spec.dropout_units()))`` uint16 tensor, or None when the
-    network has no Dropout. Returns ``(raw, moving)``: the output, and the new
-    BatchNorm moving statistics, one tensor per non-trainable variable in order.
+    ``weights`` holds one tensor per ``spec.variables()``; ``masks`` is the
+    step's ``dropout_masks``. ``batchnorm`` computes a BatchNormalization
+    layer in training mode (a backend may pass a fused kernel). Returns
+    ``(raw, moving)``: the output, and the new BatchNorm moving statistics,
+    one tensor per non-trainable variable in order.
     """
     values = {}
     for var, tensor in zip(spec.variables(), weights, strict=True):
@@ -62,21 +94,20 @@ def forward_train(spec: NetworkSpec, weights, x, bits):
             if layer.activation:
                 h = _KERAS_ACTIVATIONS[layer.activation](h)
         elif layer.kind == "batchnorm":
-            mean, variance = ops.moments(h, axes=[0])
-            h = (h - mean) * ops.rsqrt(variance + BATCHNORM_EPSILON)
-            if layer.scale:
-                h = h * values[(layer.name, "gamma")]
-            h = h + values[(layer.name, "beta")]
-            old_mean = values[(layer.name, "moving_mean")]
-            old_variance = values[(layer.name, "moving_variance")]
-            moving.append(old_mean * momentum + mean * (1.0 - momentum))
-            moving.append(old_variance * momentum + variance * (1.0 - momentum))
+            h, mean, variance = batchnorm(
+                h,
+                values.get((layer.name, "gamma")),
+                values[(layer.name, "beta")],
+                values[(layer.name, "moving_mean")],
+                values[(layer.name, "moving_variance")],
+                momentum,
+            )
+            moving += [mean, variance]
         elif layer.kind == "activation":
             h = _KERAS_ACTIVATIONS[layer.activation](h)
         else:  # dropout
             width = h.shape[-1]
-            keep = bits[:, offset : offset + width] >= dropout_threshold(layer.rate)
-            h = h * ops.cast(keep, h.dtype) * (1.0 / (1.0 - layer.rate))
+            h = h * masks[:, offset : offset + width]
             offset += width
     output = spec.layers[-1]
     h = ops.matmul(h, values[(output.name, "kernel")]) + values[(output.name, "bias")]
@@ -115,10 +146,13 @@ def objective(spec: NetworkSpec, loss: str, raw, y, sample_weight, weights, l2):
     """The loss a training step minimizes: weighted data loss plus L2 penalty.
 
     Keras' 'sum_over_batch_size' reduction: the weighted sum over the rows
-    divided by the batch size. The penalty is ``l2 * sum(kernel ** 2)``.
+    divided by the batch size. The penalty is ``l2 * sum(kernel ** 2)``;
+    without ``weights``, the data loss alone.
     """
     rows = per_row_loss(loss, spec.out_activation, raw, y)
     data = ops.sum(rows * sample_weight) / ops.cast(ops.shape(rows)[0], rows.dtype)
+    if weights is None:  # the caller adds the penalty
+        return data
     return data + l2 * penalty_sum(spec, weights)
 
 

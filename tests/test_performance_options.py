@@ -129,7 +129,7 @@ def test_new_epoch_lengths_reuse_the_runner():
         runners.append(_engines._runners[key])
     assert runners[0] is runners[1] is runners[2]
     if keras.backend.backend() == "tensorflow":
-        assert runners[0]._run.experimental_get_tracing_count() == 1
+        assert runners[0].tracing_count() == 1
 
 
 def test_thread_limit_reads_omp_num_threads():
