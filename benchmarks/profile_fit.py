@@ -3,7 +3,7 @@
 ``python benchmarks/profile_fit.py`` profiles a fit of the benchmark network
 (1,600 x 11, 20 epochs, batch 256) in a warm process, the way a grid search
 runs its second and later fits of an architecture; ``--first`` profiles the
-first fit of an architecture instead (its trainer is traced then).
+first fit of an architecture instead (its runner is built and traced then).
 It prints the fit's time split into its parts, then the functions with the
 most cumulative time; ``--output FILE`` keeps the raw profile for
 ``python -m pstats`` or snakeviz.
@@ -31,22 +31,22 @@ from run import make_data, sknormnet_fit
 
 # (part, module file suffix, function name): cumulative time of each
 PARTS = [
-    ("input validation (sklearn)", "sknormnet/_base.py", "_split_validation"),
     ("input validation (sklearn)", "sklearn/utils/validation.py", "validate_data"),
-    ("build the estimator's Keras model", "sknormnet/_model.py", "build_model"),
-    ("compile it (optimizer, loss)", "sknormnet/_model.py", "compile_model"),
-    ("load it into the pooled trainer", "sknormnet/_trainers.py", "load"),
-    ("lay out the shuffled rows", "sknormnet/_train.py", "take"),
-    ("training: model.fit per chunk", "keras/src/utils/traceback_utils.py", "error_handler"),
-    ("end-of-epoch monitor", "sknormnet/_train.py", "on_epoch_end"),
-    ("fold BatchNorm into the weights", "sknormnet/_model.py", "fold_network"),
-    ("copy the trained state back", "sknormnet/_trainers.py", "store"),
+    ("early-stopping split", "sknormnet/_base.py", "_split_validation"),
+    ("specs and initial weights", "sknormnet/_base.py", "_specs"),
+    ("specs and initial weights", "sknormnet/_spec.py", "initial_weights"),
+    ("open the runner, load the state", "sknormnet/_engines.py", "open_trainer"),
+    ("epochs: rows, masks, chunks", "sknormnet/_train.py", "run_epoch"),
+    ("end-of-epoch monitor", "sknormnet/_train.py", "end_epoch"),
+    ("fold BatchNorm into the weights", "sknormnet/_spec.py", "fold"),
 ]  # fmt: skip
-# inside model.fit: tracing (TensorFlow) or compiling (JAX) the train step
+# inside the epochs: building the runner, tracing or compiling, the steps
 NESTED = [
-    ("trace the train step (TF)", "tracing_compilation.py", "_create_concrete_function"),
-    ("compile the train step (JAX)", "jax/_src/compiler.py", "compile_or_get_cached"),
-    ("the train steps themselves (TF)", "tensorflow/python/eager/execute.py", "quick_execute"),
+    ("build the runner", "sknormnet/_engine_tensorflow.py", "__init__"),
+    ("build the runner", "sknormnet/_engine_jax.py", "__init__"),
+    ("trace the steps (TF)", "tracing_compilation.py", "_create_concrete_function"),
+    ("compile the steps (JAX)", "jax/_src/compiler.py", "compile_or_get_cached"),
+    ("the steps themselves (TF)", "tensorflow/python/eager/execute.py", "quick_execute"),
 ]  # fmt: skip
 
 
@@ -56,14 +56,13 @@ def part_times(stats: pstats.Stats, parts) -> dict[str, float]:
         for part, suffix, name in parts:
             if function != name or not filename.endswith(suffix):
                 continue
-            if name == "error_handler":
-                # Keras wraps many calls; count only model.fit, called from the loop
-                cumulative = sum(
-                    c[3] for f, c in callers.items() if f[2] == "run_epochs"
-                )
             if name == "validate_data":
-                # called by the estimator's _fit (once for X, y)
-                cumulative = sum(c[3] for f, c in callers.items() if f[2] == "_fit")
+                # called by the estimator's _training_data (once for X, y)
+                cumulative = sum(
+                    c[3] for f, c in callers.items() if f[2] == "_training_data"
+                )
+            if name == "open_trainer":  # a context manager: its entry only
+                cumulative = sum(c[3] for f, c in callers.items() if f[2] == "train")
             out[part] = out.get(part, 0.0) + cumulative
     return out
 
@@ -79,14 +78,15 @@ def main(argv=None) -> int:
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from sknormnet import _trainers
+    from sknormnet import _engines
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y = make_data(args.rows, 11)
-    sknormnet_fit(X, y, 1)  # imports, the trainer, first-call costs
+    sknormnet_fit(X, y, 1)  # imports, the runner, first-call costs
     sknormnet_fit(X, y, args.epochs)
     if args.first:
-        _trainers._pool.clear()
+        while _engines._runners:
+            _engines._runners.popitem()[1].close()
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     for part in dict.fromkeys(p for p, _, _ in PARTS):
         seconds = parts.get(part, 0.0)
         print(f"| {part} | {seconds:.3f} | {seconds / total:.0%} |")
-        if part.startswith("training"):
+        if part.startswith("epochs"):
             for sub, seconds in nested.items():
                 print(f"| - of which: {sub} | {seconds:.3f} | {seconds / total:.0%} |")
     rest = total - sum(parts.values())
