@@ -288,7 +288,7 @@ def _worker_init(keep_openblas: bool) -> None:
     if not keep_openblas:
         for variable in OPENBLAS_VARIABLES:
             os.environ.pop(variable, None)
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.ensemble
     import sklearn.neural_network  # noqa: F401
 
     from sknormnet._base import _keras_modules
