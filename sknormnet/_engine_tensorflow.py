@@ -106,11 +106,15 @@ class Runner:
             tf.TensorSpec([None], tf.float32),
             tf.TensorSpec([], tf.float32),
         ]
-        return tf.function(self._steps, input_signature=signature, autograph=False)
+        # Traced here, once; calls go to the concrete graph, which skips the
+        # dispatch of a polymorphic tf.function (and its warning about
+        # functions retraced often: every runner traces the same method).
+        function = tf.function(self._steps, input_signature=signature, autograph=False)
+        return function.get_concrete_function()
 
     def tracing_count(self) -> int:
         """How many graphs this runner has traced (one per batch size)."""
-        return sum(run.experimental_get_tracing_count() for run in self._runs.values())
+        return len(self._runs)
 
     def _steps(self, xs, ys, sample_weights, bits, learning_rates, l2):
         n_steps = tf.shape(xs)[0]
