@@ -61,6 +61,7 @@ print(X_train.describe().loc[["min", "max"]].round(1).to_string())
 # recorded rather than allowed to end the script.
 recipe = dict(
     hidden_layer_sizes=(WIDTH, WIDTH, WIDTH),
+    dropout_rate=0.0,
     solver="sgd",
     momentum=0.0,
     learning_rate_init=0.01,

@@ -62,10 +62,12 @@ y_valid = valid[target].to_numpy(np.float32)
 # %%
 # From MLPRegressor
 # -----------------
-# sknormnet keeps MLPRegressor's parameter names and defaults, so the same
-# keyword arguments build the same network. Two settings make the run
-# comparable with a Keras ``fit(epochs=...)``: ``alpha=0`` (no L2 penalty)
-# and ``n_iter_no_change=max_iter`` (never stop early on a stalled loss).
+# sknormnet keeps MLPRegressor's parameter names, so the same keyword
+# arguments build the same network, given the two defaults that differ and
+# matter here: no dropout (``dropout_rate=0``) and no early stopping
+# (``early_stopping=False``). Two settings make the run comparable with a
+# Keras ``fit(epochs=...)``: ``alpha=0`` (no L2 penalty) and
+# ``n_iter_no_change=max_iter`` (never stop early on a stalled loss).
 shared = dict(
     hidden_layer_sizes=(64, 64),
     activation="relu",
@@ -78,7 +80,8 @@ shared = dict(
     random_state=0,
 )
 mlp = MLPRegressor(**shared).fit(X_train, y_train)
-normnet = NormNetRegressor(**shared).fit(X_train, y_train, X_val=X_valid, y_val=y_valid)
+normnet = NormNetRegressor(**shared, dropout_rate=0.0, early_stopping=False)
+normnet.fit(X_train, y_train, X_val=X_valid, y_val=y_valid)
 print(normnet.describe_layers())
 
 # %%
@@ -92,7 +95,9 @@ print(normnet.describe_layers())
 # From raw Keras
 # --------------
 # The equivalent ``keras.Sequential`` code. Keras' Dense default initializer
-# is Glorot-uniform, the one sknormnet uses; each initializer gets its own
+# is Glorot-uniform, the bound sknormnet draws its kernels from (sknormnet,
+# like MLPRegressor, draws the biases too; Keras starts them at zero); each
+# initializer gets its own
 # integer seed here instead of a process-wide ``keras.utils.set_random_seed``
 # call. The shuffling inside Keras' ``fit`` is not covered by these seeds
 # (with TensorFlow it is an unseeded random operation), so this curve changes

@@ -70,7 +70,8 @@ def run_concrete(epochs, quick, verbose):
     X, y = train.drop(columns=target), train[target]
     X_val, y_val = valid.drop(columns=target), valid[target]
     recipe = dict(
-        hidden_layer_sizes=(512, 512, 512), solver="sgd", momentum=0.0,
+        hidden_layer_sizes=(512, 512, 512), dropout_rate=0.0, solver="sgd",
+        momentum=0.0,
         learning_rate_init=0.01, loss="absolute_error", batch_size=64,
         random_state=0, verbose=verbose,
     )  # fmt: skip

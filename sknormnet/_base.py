@@ -50,6 +50,9 @@ from ._threads import limit_backend_threads
 # variance, Adam's second moments): larger magnitudes overflow float32, where
 # Adam silently freezes the weights they touch.
 _TRAINABLE_MAX = float(np.sqrt(np.finfo(np.float32).max))
+# early_stopping='auto' holds out a validation set from this many rows on (at
+# least 30 validation rows with the default validation_fraction).
+AUTO_EARLY_STOPPING_ROWS = 300
 # The dtypes predict takes as they are (scikit-learn's dtype=(float64, float32)).
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # Fitted attributes saved as plain data (``to_builtins``).
@@ -91,7 +94,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
@@ -308,7 +311,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         )
         previous = None if first_pass else self._training_state
         rng = _generator(self.random_state, len(previous.loss_curve) if previous else 0)
-        early_stopping = self.early_stopping and not incremental
+        early_stopping = fit._early_stopping(X.shape[0]) and not incremental
         X, y_train, sample_weight, validation = fit._split_validation(
             X, y_train, sample_weight, groups, X_val, y_val, sample_weight_val,
             early_stopping, rng,
@@ -641,6 +644,12 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def _stratification(self, y):
         """The labels to stratify the early-stopping split by, or None."""
         return None
+
+    def _early_stopping(self, n_samples: int) -> bool:
+        """``early_stopping`` resolved: 'auto' is on from 300 training rows."""
+        if self.early_stopping == "auto":
+            return n_samples >= AUTO_EARLY_STOPPING_ROWS
+        return bool(self.early_stopping)
 
     def _effective_batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":

@@ -35,7 +35,9 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
 
     Parameters
     ----------
-    {hidden_layer_sizes}
+    hidden_layer_sizes : array-like of int or int, default=(100,)
+        The ith element is the number of units of the ith hidden Dense layer.
+        At least one hidden layer.
 
     activation : {'identity', 'logistic', 'tanh', 'relu', 'elu', 'selu', \
 'gelu', 'swish'}, default='relu'
@@ -43,7 +45,11 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
         'logistic' is the sigmoid, 'swish' is x * sigmoid(x). The output
         layer's activation follows the target instead (``out_activation_``).
 
-    {dropout_rate}
+    dropout_rate : float in [0, 1) or array-like of such floats, default=0.0
+        Fraction of each hidden layer's outputs that Dropout zeroes at every
+        training step (the survivors are scaled by ``1 / (1 - rate)``). One
+        float for every hidden layer, or one rate per hidden layer. A rate of
+        0 adds no Dropout layer. Dropout is inactive at prediction.
 
     {batchnorm}
 
@@ -53,9 +59,12 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
 
     {alpha}
 
-    {batch_size}
+    batch_size : int or 'auto', default='auto'
+        Rows per training step; 'auto' is ``min(200, n_samples)``. Capped at
+        ``n_samples``. Every step uses a full batch: see Notes.
 
-    {learning_rate_init}
+    learning_rate_init : float, default=0.001
+        The optimizer's learning rate.
 
     {max_iter}
 

@@ -10,16 +10,6 @@ order, and that what they share has not drifted apart.
 from __future__ import annotations
 
 PARAMETERS = {
-    "hidden_layer_sizes": """\
-hidden_layer_sizes : array-like of int or int, default=(100,)
-    The ith element is the number of units of the ith hidden Dense layer.
-    At least one hidden layer.""",
-    "dropout_rate": """\
-dropout_rate : float in [0, 1) or array-like of such floats, default=0.0
-    Fraction of each hidden layer's outputs that Dropout zeroes at every
-    training step (the survivors are scaled by ``1 / (1 - rate)``). One
-    float for every hidden layer, or one rate per hidden layer. A rate of
-    0 adds no Dropout layer. Dropout is inactive at prediction.""",
     "batchnorm": """\
 batchnorm : {'input', 'before_dense', 'before_activation', 'after_activation'} or None, default=None
     Where BatchNormalization layers go (see :meth:`describe_layers`):
@@ -53,13 +43,6 @@ alpha : float, default=0.0001
     BatchNorm's parameters). As in {mlp}, the training objective is
     ``loss + 0.5 * alpha * ||W||^2 / batch_size``. With
     ``solver='adamw'``, the weight decay rate instead.""",
-    "batch_size": """\
-batch_size : int or 'auto', default='auto'
-    Rows per training step; 'auto' is ``min(200, n_samples)``. Capped at
-    ``n_samples``. Every step uses a full batch: see Notes.""",
-    "learning_rate_init": """\
-learning_rate_init : float, default=0.001
-    The optimizer's learning rate.""",
     "max_iter": """\
 max_iter : int, default=200
     Number of epochs.""",

@@ -158,22 +158,37 @@ def optimizer_spec(params: dict, loss: str) -> OptimizerSpec:
 
 
 def initial_weights(spec: NetworkSpec, rng: np.random.Generator) -> tuple:
-    """A fresh network: Glorot-uniform kernels, zero biases, BatchNorm at identity.
+    """A fresh network, initialized as MLPRegressor initializes its own.
 
+    Every Dense layer's kernel and bias are drawn uniformly from
+    ``±sqrt(6 / (fan_in + fan_out))`` (Glorot's bound; ``2`` instead of ``6``
+    with a logistic hidden activation); BatchNorm starts as the identity.
     Drawn from the fit's own generator, so the initial network is the same on
     every backend.
     """
+    factor = 2.0 if hidden_activation(spec) == "logistic" else 6.0
     weights = []
+    bound = 0.0
     for var in spec.variables():
         if var.name == "kernel":
             fan_in, fan_out = var.shape
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            weights.append(rng.uniform(-limit, limit, var.shape).astype(np.float32))
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append(rng.uniform(-bound, bound, var.shape).astype(np.float32))
+        elif var.name == "bias":  # drawn with its kernel's bound
+            weights.append(rng.uniform(-bound, bound, var.shape).astype(np.float32))
         elif var.name in ("gamma", "moving_variance"):
             weights.append(np.ones(var.shape, np.float32))
-        else:  # bias, beta, moving_mean
+        else:  # beta, moving_mean
             weights.append(np.zeros(var.shape, np.float32))
     return tuple(weights)
+
+
+def hidden_activation(spec: NetworkSpec) -> str:
+    """The hidden layers' activation (all hidden layers share one)."""
+    for layer in spec.layers[:-1]:
+        if layer.kind == "activation" or (layer.kind == "dense" and layer.activation):
+            return layer.activation
+    return "identity"
 
 
 def initial_optimizer_state(spec: OptimizerSpec, network: NetworkSpec) -> tuple:

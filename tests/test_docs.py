@@ -20,6 +20,9 @@ ESTIMATORS = {
 }
 # Entries each estimator words its own way, on purpose.
 OWN_PARAMETERS = {"activation", "early_stopping", "warm_start", "loss"}
+# ... and the ones whose defaults differ (the regressor's are its own)
+OWN_PARAMETERS |= {"hidden_layer_sizes", "dropout_rate", "batch_size"}
+OWN_PARAMETERS |= {"learning_rate_init"}
 OWN_ATTRIBUTES = {"validation_scores_", "n_outputs_", "out_activation_"}
 
 

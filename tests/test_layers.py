@@ -270,6 +270,7 @@ RECIPES = {
         8,
         dict(
             hidden_layer_sizes=(512,) * 3,
+            dropout_rate=0.0,
             batchnorm="before_dense",
             solver="sgd",
             momentum=0.0,

@@ -221,7 +221,9 @@ def test_from_estimator_reads_the_last_step_of_a_pipeline(plt, easy_regression):
     X, y = easy_regression
     pipe = make_pipeline(
         StandardScaler(),
-        NormNetRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
+        NormNetRegressor(
+            hidden_layer_sizes=(8,), max_iter=3, early_stopping=False, random_state=0
+        ),
     ).fit(X, y)
 
     display = TrainingCurveDisplay.from_estimator(pipe)

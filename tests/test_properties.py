@@ -50,6 +50,8 @@ DOCUMENTED_FIT_ERRORS = re.compile(
             r"early_stopping=True needs rows on both sides",
             r"y has 1 class",
             r"Some value\(s\) of y are negative .* Poisson",
+            r"The validation set is too small",
+            r"needs batches of at least 2 rows",
         ]
     )
 )

@@ -35,7 +35,16 @@ NO_STOP = dict(tol=0.0, n_iter_no_change=1000)
 
 
 def _net(**params):
-    defaults = dict(hidden_layer_sizes=(8,), random_state=0, learning_rate_init=0.01)
+    # MLPRegressor's defaults where the package's differ (no dropout, batches of
+    # min(200, n), no early stopping), so that each test sets what it tests
+    defaults = dict(
+        hidden_layer_sizes=(8,),
+        random_state=0,
+        learning_rate_init=0.01,
+        dropout_rate=0.0,
+        batch_size="auto",
+        early_stopping=False,
+    )
     return NormNetRegressor(**{**defaults, **params})
 
 
