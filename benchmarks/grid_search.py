@@ -72,10 +72,13 @@ def sknormnet_search(epochs: int, n_jobs: int):
 
     from sknormnet import NormNetRegressor
 
+    # the scikeras network's training: Adam at 1e-3, every epoch, no holdout
     network = NormNetRegressor(
         hidden_layer_sizes=(128, 64),
         loss="absolute_error",
         batch_size=BATCH,
+        learning_rate_init=1e-3,
+        early_stopping=False,
         max_iter=epochs,
         n_iter_no_change=epochs,
         alpha=0.0,

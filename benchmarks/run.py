@@ -52,6 +52,8 @@ PARAMS = dict(
     dropout_rate=0.3,
     batchnorm="after_activation",
     batch_size=BATCH,
+    learning_rate_init=1e-3,
+    early_stopping=False,  # the same rows and epochs as the peers
     alpha=0.0,
     tol=0.0,
     random_state=0,
@@ -272,12 +274,13 @@ def sparse_peak(rows: int, columns: int, density: float) -> dict:
     X = sparse.random(rows, columns, density=density, format="csr", random_state=rng)
     X = X.astype(np.float32)
     y = np.asarray(X[:, :50].sum(axis=1)).ravel()
-    small = NormNetRegressor(hidden_layer_sizes=(64,), max_iter=1, random_state=0)
+    params = dict(hidden_layer_sizes=(64,), early_stopping=False, random_state=0)
+    small = NormNetRegressor(max_iter=1, **params)
     small.fit(X[:500], y[:500])  # imports and first trace before the baseline
     gc.collect()
     before = rss_mib()
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    NormNetRegressor(hidden_layer_sizes=(64,), max_iter=2, random_state=0).fit(X, y)
+    NormNetRegressor(max_iter=2, **params).fit(X, y)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     matrix = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
     return {
