@@ -120,6 +120,34 @@ def tables(results: dict) -> str:
                 rows,
             )
         )
+        rows = []
+        for memory in part.get("memory", {}).values():
+            what = "a new architecture each" if memory["varied"] else "one architecture"
+            rows.append(
+                [
+                    f"{memory['fits']} fits, {what}",
+                    f"{memory['before_mib']:.0f} -> {memory['after_mib']:.0f}",
+                    f"{memory['after_mib'] - memory['before_mib']:+.1f}",
+                ]
+            )
+        sparse = part.get("sparse")
+        if sparse:
+            rows.append(
+                [
+                    f"one fit on {sparse['rows']:,} x {sparse['columns']:,} sparse "
+                    f"({sparse['density']:.0%}, {sparse['matrix_mib']:.0f} MiB)",
+                    f"peak above {sparse['baseline_mib']:.0f}",
+                    f"+{sparse['peak_growth_mib']:.0f}",
+                ]
+            )
+        if rows:
+            out.append(
+                list_table(
+                    f"{backend}: memory (resident set size, MiB)",
+                    ["", "before -> after", "growth"],
+                    rows,
+                )
+            )
     grid = results.get("grid") or {}
     if grid:
         rows = [
