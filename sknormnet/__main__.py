@@ -8,6 +8,11 @@ each, the epochs run and the best validation MAE (the lesson's figure):
 - red wine: 3 x Dense(1024) + Dropout(0.3) + batchnorm after each block;
 - Spotify: ColumnTransformer, GroupShuffleSplit by artist, 128-64 + Dropout,
   and a small grid search over dropout_rate x batchnorm with grouped folds.
+
+Then, on the same splits, the documentation's recommended settings
+(``RECOMMENDED``: two layers of 256, dropout, AdamW, a learning rate of
+0.003, early stopping on the validation data with a long patience), with
+what each data set needs (``--example``; skipped by ``--lesson-only``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras loads TensorF
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 
 from . import NormNetRegressor
 from .datasets import load_concrete, load_red_wine, load_spotify
@@ -37,6 +43,23 @@ def lesson_split(frame, seed=0):
     """The lesson's 70/30 split: ``frame.sample(frac=0.7, random_state=0)``."""
     train = frame.sample(frac=0.7, random_state=seed)
     return train, frame.drop(train.index)
+
+
+# The recommended settings (docs/user_guide.rst, "Recommended settings"),
+# trained on the lesson's loss: early stopping on the validation data, with
+# tol=0 and a patience in epochs that grows as the data set shrinks.
+RECOMMENDED = dict(
+    hidden_layer_sizes=(256, 256), dropout_rate=0.1, solver="adamw", alpha=0.01,
+    learning_rate_init=3e-3, early_stopping=True, tol=0.0, loss="absolute_error",
+)  # fmt: skip
+
+
+def recommended(quick: bool, max_iter: int, **params) -> NormNetRegressor:
+    """A regressor with the recommended settings (short with ``quick``)."""
+    settings = {**RECOMMENDED, "max_iter": max_iter, **params}
+    if quick:
+        settings.update(hidden_layer_sizes=(32, 32), max_iter=5)
+    return NormNetRegressor(random_state=0, **settings)
 
 
 def fixed_epochs(max_iter: int, **params) -> NormNetRegressor:
@@ -63,7 +86,7 @@ def fit_recipe(name, estimator, X, y, X_val, y_val):
     }
 
 
-def run_concrete(epochs, quick, verbose):
+def run_concrete(epochs, quick, verbose, lesson_only):
     frame = load_concrete(as_frame=True).frame
     train, valid = lesson_split(frame)
     target = "CompressiveStrength"
@@ -77,16 +100,24 @@ def run_concrete(epochs, quick, verbose):
     )  # fmt: skip
     if quick:
         recipe["hidden_layer_sizes"] = (64, 64, 64)
-    return [
+    rows = [
         fit_recipe("concrete, SGD, no batchnorm", fixed_epochs(epochs, **recipe),
                    X, y, X_val, y_val),
         fit_recipe("concrete, SGD, batchnorm='before_dense'",
                    fixed_epochs(epochs, batchnorm="before_dense", **recipe),
                    X, y, X_val, y_val),
     ]  # fmt: skip
+    if lesson_only:
+        return rows
+    scaler = StandardScaler().fit(X)
+    network = recommended(quick, 1000, batch_size=64, n_iter_no_change=100,
+                          verbose=verbose)  # fmt: skip
+    rows.append(fit_recipe("concrete, recommended (StandardScaler)", network,
+                           scaler.transform(X), y, scaler.transform(X_val), y_val))  # fmt: skip
+    return rows
 
 
-def run_red_wine(epochs, quick, verbose):
+def run_red_wine(epochs, quick, verbose, lesson_only):
     frame = load_red_wine(as_frame=True).frame
     train, valid = lesson_split(frame)
     X, y = train.drop(columns="quality"), train["quality"]
@@ -97,14 +128,21 @@ def run_red_wine(epochs, quick, verbose):
         batchnorm="after_activation", loss="absolute_error", batch_size=256,
         random_state=0, verbose=verbose,
     )  # fmt: skip
-    return [fit_recipe("red wine, dropout + batchnorm", estimator, X, y, X_val, y_val)]
+    rows = [fit_recipe("red wine, dropout + batchnorm", estimator, X, y, X_val, y_val)]
+    if lesson_only:
+        return rows
+    network = recommended(quick, 400, batchnorm="input", batch_size=64,
+                          n_iter_no_change=50, verbose=verbose)  # fmt: skip
+    rows.append(fit_recipe("red wine, recommended (batchnorm='input')", network,
+                           X, y, X_val, y_val))  # fmt: skip
+    return rows
 
 
-def run_spotify(epochs, quick, verbose):
+def run_spotify(epochs, quick, verbose, lesson_only):
     from sklearn.compose import make_column_transformer
     from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
     frame = load_spotify(as_frame=True).frame.dropna()
     if quick:
@@ -161,7 +199,35 @@ def run_spotify(epochs, quick, verbose):
             "note": f"{time.perf_counter() - start:.1f}s",
         }
     )
+    if lesson_only:
+        return rows
+    # Every informative column, the same split: the release year (from the
+    # date), the subgenre and the playlist, one-hot.
+    more = make_column_transformer(
+        (StandardScaler(), SPOTIFY_FEATURES),
+        (make_pipeline(FunctionTransformer(release_year), StandardScaler()),
+         ["track_album_release_date"]),
+        (OneHotEncoder(handle_unknown="ignore"),
+         ["playlist_genre", "playlist_subgenre", "playlist_name"]),
+    )  # fmt: skip
+    columns = [*SPOTIFY_FEATURES, "track_album_release_date", "playlist_genre",
+               "playlist_subgenre", "playlist_name"]  # fmt: skip
+    X_more = frame[columns]
+    X_train = more.fit_transform(X_more.iloc[train])
+    X_valid = more.transform(X_more.iloc[valid])
+    network = recommended(quick, 150, dropout_rate=0.3, alpha=0.1, batch_size=512,
+                          n_iter_no_change=20, verbose=verbose)  # fmt: skip
+    rows.append(fit_recipe(
+        "spotify, recommended (+ year, subgenre, playlist)", network,
+        X_train, y.iloc[train], X_valid, y.iloc[valid],
+    ))  # fmt: skip
     return rows
+
+
+def release_year(frame) -> np.ndarray:
+    """'2019-06-14' (or '2019') -> 2019.0, as a column."""
+    dates = frame.iloc[:, 0].astype(str).str[:4].astype(float)
+    return dates.to_numpy().reshape(-1, 1)
 
 
 EXAMPLES = {
@@ -224,6 +290,10 @@ def main(argv=None) -> int:
         help="small nets, few epochs, a Spotify subsample: a smoke test",
     )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="one line per epoch")
+    parser.add_argument(
+        "--lesson-only", action="store_true",
+        help="the lesson's recipes only, not the recommended settings",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     names = list(EXAMPLES) if args.example == "all" else [args.example]
@@ -235,7 +305,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             # fixed-epoch recipes end at max_iter by design
             warnings.simplefilter("ignore", ConvergenceWarning)
-            new_rows = run(epochs, args.quick, int(args.verbose))
+            new_rows = run(epochs, args.quick, int(args.verbose), args.lesson_only)
         for row in new_rows:
             print(f"   {row['recipe']}: best val MAE {row['best_val_mae']} "
                   f"({row['epochs']} epochs; {row['note']})", flush=True)  # fmt: skip
