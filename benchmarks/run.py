@@ -669,7 +669,19 @@ def main(argv=None) -> int:
         "--quick, KERAS_BACKEND or tensorflow)",
     )
     parser.add_argument("--no-grid", action="store_true", help="skip the grid search")
+    parser.add_argument(
+        "--parts",
+        default="timing,memory,grid",
+        help="comma-separated parts to measure: timing, memory (RSS growth and "
+        "the sparse peak, which load on the machine does not change), grid",
+    )
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="read --json first and replace only the parts measured now (the "
+        "timing and memory of a backend can then come from separate runs)",
+    )
     parser.add_argument(
         "--keep-openblas-env",
         action="store_true",
@@ -697,13 +709,22 @@ def main(argv=None) -> int:
         backends = [os.environ.get("KERAS_BACKEND", "tensorflow")]
     else:
         backends = available_backends()
+    parts = set(args.parts.split(","))
+    unknown = parts - {"timing", "memory", "grid"}
+    if unknown:
+        parser.error(f"unknown --parts: {', '.join(sorted(unknown))}")
+    previous = {}
+    if args.update and args.json and Path(args.json).exists():
+        previous = json.loads(Path(args.json).read_text())
     results = {
         "mode": "quick" if args.quick else "full",
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "versions": versions(),
-        "backends": {},
+        "backends": previous.get("backends", {}),
     }
+    if "grid" in previous:
+        results["grid"] = previous["grid"]
     global KEEP_OPENBLAS
     KEEP_OPENBLAS = args.keep_openblas_env
     blas = {name: os.environ.get(name) for name in OPENBLAS_VARIABLES}
@@ -715,15 +736,27 @@ def main(argv=None) -> int:
     quick = ["--quick"] if args.quick else []
     for backend in backends:
         env = {"KERAS_BACKEND": backend}
-        print(f"timing the {backend} backend ...", file=sys.stderr, flush=True)
-        part = run_child([__file__, "--part", "backend", *quick], env)
-        print(f"  memory on {backend} ...", file=sys.stderr, flush=True)
-        part["memory"] = run_child([__file__, "--part", "memory", *quick], env)
-        part["sparse"] = run_child([__file__, "--part", "sparse", *quick], env)
-        results["backends"][backend] = part
-    if not args.no_grid:
+        part = results["backends"].setdefault(backend, {})
+        if "timing" in parts:
+            print(f"timing the {backend} backend ...", file=sys.stderr, flush=True)
+            part.update(run_child([__file__, "--part", "backend", *quick], env))
+        if "memory" in parts:
+            print(f"  memory on {backend} ...", file=sys.stderr, flush=True)
+            part["memory"] = run_child([__file__, "--part", "memory", *quick], env)
+            part["sparse"] = run_child([__file__, "--part", "sparse", *quick], env)
+    if "grid" in parts and not args.no_grid:
         results["grid"] = grid_part(args.quick, backends[0])
-    results["seconds"] = time.perf_counter() - started
+    results["seconds"] = previous.get("seconds", 0) + time.perf_counter() - started
+    missing = [
+        f"{name} ({backend})"
+        for backend, part in results["backends"].items()
+        for name, key in (("timing", "fresh"), ("memory", "memory"))
+        if key not in part
+    ]
+    if missing:
+        Path(args.json or os.devnull).write_text(json.dumps(results, indent=1) + "\n")
+        print(f"measured; still missing for a report: {', '.join(missing)}")
+        return 0
     results["goals"] = goals(results)
     print_report(results)
     if args.json:
