@@ -252,14 +252,19 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     gc.collect()
     before = rss_mib()
     start = time.perf_counter()
+    curve = {}  # RSS every 50 fits: a leak grows linearly, a bounded cache levels
     for i in range(n_fits):
         fit(i)
+        if (i + 1) % 50 == 0:
+            gc.collect()
+            curve[str(i + 1)] = rss_mib() - before
     gc.collect()
     return {
         "fits": n_fits,
         "varied": varied,
         "before_mib": before,
         "after_mib": rss_mib(),
+        "growth_every_50_mib": curve,
         "seconds": time.perf_counter() - start,
     }
 
@@ -541,7 +546,11 @@ def goals(results: dict) -> list[dict]:
                 f"{growth:+.1f} MiB",
                 "<= 50 MiB",
                 growth <= 50,
-                f"{memory['seconds']:.0f} s for the fits",
+                f"{memory['seconds']:.0f} s for the fits"
+                + "".join(
+                    f"; {int(n)}: {g:+.0f}"
+                    for n, g in memory.get("growth_every_50_mib", {}).items()
+                ),
             )
         sparse = part["sparse"]
         by_rows = sparse.get("peak_growth_by_rows_mib", {})
