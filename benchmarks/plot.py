@@ -123,11 +123,13 @@ def tables(results: dict) -> str:
         rows = []
         for memory in part.get("memory", {}).values():
             what = "a new architecture each" if memory["varied"] else "one architecture"
+            curve = memory.get("growth_every_50_mib", {})
             rows.append(
                 [
                     f"{memory['fits']} fits, {what}",
                     f"{memory['before_mib']:.0f} -> {memory['after_mib']:.0f}",
                     f"{memory['after_mib'] - memory['before_mib']:+.1f}",
+                    ", ".join(f"{int(n)}: {g:+.0f}" for n, g in curve.items()) or "-",
                 ]
             )
         sparse = part.get("sparse")
@@ -138,13 +140,18 @@ def tables(results: dict) -> str:
                     f"({sparse['density']:.0%}, {sparse['matrix_mib']:.0f} MiB)",
                     f"peak above {sparse['baseline_mib']:.0f}",
                     f"+{sparse['peak_growth_mib']:.0f}",
+                    ", ".join(
+                        f"{int(n):,} rows: +{g:.0f}"
+                        for n, g in sparse.get("peak_growth_by_rows_mib", {}).items()
+                    )
+                    or "-",
                 ]
             )
         if rows:
             out.append(
                 list_table(
                     f"{backend}: memory (resident set size, MiB)",
-                    ["", "before -> after", "growth"],
+                    ["", "before -> after", "growth", "growth along the way"],
                     rows,
                 )
             )

@@ -288,12 +288,14 @@ def sparse_peak(rows: int, columns: int, density: float) -> dict:
     params = dict(hidden_layer_sizes=(64,), early_stopping=False, random_state=0)
     one_batch = 512  # the default batch size: the same traced step as below
     NormNetRegressor(max_iter=1, **params).fit(X[:one_batch], y[:one_batch])
-    gc.collect()  # imports and the trace are paid before the baseline
+    sizes = (one_batch, rows, 4 * rows)
+    parts = {n: (X[:n], y[:n]) for n in sizes}  # the inputs exist before the baseline
+    gc.collect()
     before = rss_mib()
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     growth = {}
-    for n in (one_batch, rows, 4 * rows):
-        NormNetRegressor(max_iter=2, **params).fit(X[:n], y[:n])
+    for n in sizes:
+        NormNetRegressor(max_iter=2, **params).fit(*parts[n])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         growth[str(n)] = max(peak, peak_before) - before
     part = X[:rows]

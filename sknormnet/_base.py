@@ -899,7 +899,8 @@ def as_float32(X, name: str = "X"):
     values = X.data if sparse.issparse(X) else X
     # y enters the loss through residuals of up to twice its magnitude, squared
     limit = _TRAINABLE_MAX / 4 if name == "y" else _TRAINABLE_MAX
-    largest = float(np.abs(values).max(initial=0.0))
+    # the two extremes, without a temporary array the size of X
+    largest = float(max(values.max(initial=0.0), -values.min(initial=0.0)))
     if largest > limit:
         raise ValueError(
             f"Input {name} contains values too large for float32 training (largest "
@@ -907,8 +908,8 @@ def as_float32(X, name: str = "X"):
             f"squares in its loss and optimizer overflow above {limit:.3g}). "
             f"Scale {name} first."
         )
-    if sparse.issparse(X):
-        return X.astype(np.float32).tocsr()
+    if sparse.issparse(X):  # read only: a float32 CSR matrix is not copied
+        return X.astype(np.float32, copy=False).tocsr(copy=False)
     return np.ascontiguousarray(X, dtype=np.float32)
 
 

@@ -286,3 +286,15 @@ def test_convergence_warning_points_at_the_caller(data, estimator):
     with pytest.warns(ConvergenceWarning) as records:
         estimator(max_iter=1, **NET).fit(X, target)
     assert [record.filename for record in records] == [__file__]
+
+
+def test_float32_csr_input_is_trained_without_a_copy():
+    from sknormnet._base import as_float32
+
+    X = sparse.random(50, 20, density=0.2, format="csr", dtype=np.float32)
+    assert as_float32(X) is X
+    converted = as_float32(X.astype(np.float64))
+    assert converted.dtype == np.float32 and converted.format == "csr"
+    dense = np.array([[1.0, -3e19], [2.0, 0.5]])
+    with pytest.raises(ValueError, match="largest magnitude 3e"):
+        as_float32(dense)
