@@ -305,12 +305,15 @@ def fit_one(job: tuple[str, str, int]) -> dict:
 
 def _worker_init() -> None:
     """Each worker: imports paid before any clock runs."""
+    import importlib.util
+
     import sklearn.ensemble
     import sklearn.neural_network  # noqa: F401
 
-    from sknormnet._base import _keras_modules
+    if importlib.util.find_spec("keras") is not None:  # not in a RealMLP-only venv
+        from sknormnet._base import _keras_modules
 
-    _keras_modules()  # Keras and the backend's engine
+        _keras_modules()  # Keras and the backend's engine
 
 
 # ------------------------------------------------------------------ report
