@@ -384,7 +384,12 @@ def rst_tables(summary, regression, classification, models, header, goal_lines):
                 for name in sets
             ]
             out.append(list_table(title, ["set", *models], rows))
-    goal_items = ["- Goal {}: {}".format(*line.split(". ", 1)) for line in goal_lines]
+    goal_items = [
+        "- Goal {}: {}".format(*line.split(". ", 1))
+        if line[0].isdigit()
+        else f"- {line}"
+        for line in goal_lines
+    ]
     out.append("Goals:\n\n" + "\n".join(goal_items) + "\n")
     return "\n".join(out)
 
@@ -448,7 +453,10 @@ def goals(summary, regression, classification) -> list[str]:
     out = []
     sets = [s for s in regression if mean(s, "normnet") and mean(s, "mlp")]
     beats = [s for s in sets if mean(s, "normnet") < mean(s, "mlp")]
-    slowest = max((seconds(s, "normnet") / seconds(s, "mlp"), s) for s in sets)
+    slowest = max(
+        ((seconds(s, "normnet") / seconds(s, "mlp"), s) for s in sets),
+        default=(math.nan, "-"),
+    )
     out.append(
         f"1. defaults beat MLPRegressor's on {len(beats)} of {len(sets)} sets "
         f"(losing on: {sorted(set(sets) - set(beats)) or 'none'}); largest fit "
