@@ -70,14 +70,13 @@ def batch_normalization(h, gamma, beta, moving_mean, moving_variance, momentum):
     )
 
 
-def forward_train(spec: NetworkSpec, weights, x, masks, batchnorm=batch_normalization):
+def forward_train(spec: NetworkSpec, weights, x, masks):
     """The raw output (before the output activation) of a training step.
 
     ``weights`` holds one tensor per ``spec.variables()``; ``masks`` is the
-    step's ``dropout_masks``. ``batchnorm`` computes a BatchNormalization
-    layer in training mode (a backend may pass a fused kernel). Returns
-    ``(raw, moving)``: the output, and the new BatchNorm moving statistics,
-    one tensor per non-trainable variable in order.
+    step's ``dropout_masks``. Returns ``(raw, moving)``: the output, and the
+    new BatchNorm moving statistics, one tensor per non-trainable variable in
+    order.
     """
     values = {}
     for var, tensor in zip(spec.variables(), weights, strict=True):
@@ -94,7 +93,7 @@ def forward_train(spec: NetworkSpec, weights, x, masks, batchnorm=batch_normaliz
             if layer.activation:
                 h = _KERAS_ACTIVATIONS[layer.activation](h)
         elif layer.kind == "batchnorm":
-            h, mean, variance = batchnorm(
+            h, mean, variance = batch_normalization(
                 h,
                 values.get((layer.name, "gamma")),
                 values[(layer.name, "beta")],
