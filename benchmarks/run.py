@@ -117,8 +117,7 @@ def sknormnet_first_fit(X, y, epochs):
     """A fit of an architecture no earlier fit in the process has used."""
     from sknormnet import _engines
 
-    while _engines._runners:
-        _engines._runners.popitem()[1].close()
+    _engines.clear()
     return sknormnet_fit(X, y, epochs)
 
 

@@ -1,15 +1,24 @@
 """The TensorFlow training engine: a whole chunk of steps per call of one graph.
 
-One ``tf.function`` per (network, optimizer) runs a ``tf.while_loop`` over the
-steps of a chunk: forward pass and loss from ``_ops``, gradients from a
-``GradientTape``, and the update with TensorFlow's fused optimizer kernels
-(``ResourceApplyAdam`` and friends: one kernel per variable where Keras'
-optimizers run about ten ops). The same Keras formulas, fewer ops per step:
-per-op overhead, not arithmetic, is what a small network's step costs here.
+Each runner owns a private ``tf.Graph`` and a ``Session`` on it. One function
+per batch size runs a ``tf.while_loop`` over the steps of a chunk: forward
+pass and loss from ``_ops``, gradients from a ``GradientTape``, and the update
+with TensorFlow's fused optimizer kernels (``ResourceApplyAdam`` and friends:
+one kernel per variable where Keras' optimizers run about ten ops). The same
+Keras formulas, fewer ops per step: per-op overhead, not arithmetic, is what a
+small network's step costs here.
 
-The graph is traced once for any number of steps, batch size and rows, so
-that every fold of a grid search reuses it. XLA (``jit_compile``) is off: on
-this CPU path it keeps every compiled network in memory for the life of the
+Why a session of its own rather than a ``tf.function`` in the eager runtime:
+a session takes its own thread settings (``ConfigProto`` with per-session
+pools), so a runner can run a small network's many tiny ops on one
+intra-op thread -- splitting a 256 x 128 element-wise op across cores costs
+more than it saves -- without touching the process-wide eager thread pools
+that user code and other estimators share. And everything a runner compiled
+lives in its graph, released when ``close`` closes the session.
+
+The graph is built once per batch size for any number of steps and rows, so
+every fold of a grid search reuses it. XLA (``jit_compile``) is off: on this
+CPU path it keeps every compiled network in memory for the life of the
 process, which a grid search over architectures cannot afford.
 
 The variables belong to the runner, never to user code: a fit loads its
@@ -18,11 +27,50 @@ state into them, trains, and reads the result back.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from . import _ops
 from ._spec import NetworkSpec, OptimizerSpec
+from ._threads import thread_limit
+
+# A network whose training step multiplies at most this many weights per row
+# runs its ops on one intra-op thread (see the module docstring and
+# benchmarks/layer_costs.py); larger ones use the usual pool.
+SMALL_NETWORK_WEIGHTS = 150_000
+
+
+def session_config(
+    network: NetworkSpec, environ=os.environ
+) -> tf.compat.v1.ConfigProto:
+    """Per-session thread pools for a runner of ``network``.
+
+    The thread limit is the user's ``TF_NUM_INTRAOP_THREADS`` if set, else a
+    parallel worker's ``OMP_NUM_THREADS``, else the CPUs this process may use.
+    """
+    try:
+        limit = int(environ.get("TF_NUM_INTRAOP_THREADS", ""))
+    except ValueError:
+        limit = 0
+    limit = (
+        limit if limit > 0 else thread_limit(environ) or len(os.sched_getaffinity(0))
+    )
+    weights = sum(
+        int(np.prod(v.shape)) for v in network.variables() if v.name == "kernel"
+    )
+    intra = 1 if weights <= SMALL_NETWORK_WEIGHTS else limit
+    config = tf.compat.v1.ConfigProto(
+        intra_op_parallelism_threads=intra,
+        inter_op_parallelism_threads=min(2, limit),
+        use_per_session_threads=True,
+    )
+    # Grappler would rewrite each new set of fetches (loading the state,
+    # reading it back) at ~10 ms apiece; the training steps are a function,
+    # which TensorFlow optimizes when it instantiates it either way.
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return config
 
 
 class Runner:
@@ -34,6 +82,26 @@ class Runner:
         self.network = network
         self.optimizer = optimizer
         self.options = dict(optimizer.options)
+        self._graph = tf.Graph()
+        with self._graph.as_default():
+            self._variables(network, optimizer)
+            state = [*self._weights, self._iterations, *self._flat_slots]
+            self._state_feeds = [
+                tf.compat.v1.placeholder(v.dtype, v.shape) for v in state
+            ]
+            self._load = tf.group(
+                [v.assign(f) for v, f in zip(state, self._state_feeds, strict=True)]
+            )
+            self._read_weights = [w.read_value() for w in self._weights]
+            self._read_optimizer = [v.read_value() for v in state[len(self._weights) :]]
+            initialize = tf.compat.v1.variables_initializer([*state, *self._scratch])
+        self._session = tf.compat.v1.Session(
+            graph=self._graph, config=session_config(network)
+        )
+        self._session.run(initialize)
+        self._runs: dict[int, tuple] = {}
+
+    def _variables(self, network: NetworkSpec, optimizer: OptimizerSpec) -> None:
         variables = network.variables()
         self._weights = [tf.Variable(np.zeros(v.shape, np.float32)) for v in variables]
         self._trainable = [
@@ -52,6 +120,9 @@ class Runner:
             [tf.Variable(np.zeros(w.shape, np.float32)) for _ in optimizer.slots]
             for w in self._trainable
         ]
+        self._flat_slots = [
+            slot for per_variable in self._slots for slot in per_variable
+        ]
         # RMSprop's fused kernel wants a momentum accumulator; with momentum 0
         # it is scratch space, not state.
         self._scratch = (
@@ -59,61 +130,58 @@ class Runner:
             if optimizer.solver == "rmsprop"
             else []
         )
-        self._runs: dict[int, tf.types.experimental.PolymorphicFunction] = {}
 
     # -------------------------------------------------------------- state
     def load(self, weights: tuple, optimizer_state: tuple) -> None:
-        for variable, value in zip(self._weights, weights, strict=True):
-            variable.assign(value)
-        iterations, *slots = optimizer_state
-        self._iterations.assign(iterations)
-        flat = [slot for per_variable in self._slots for slot in per_variable]
-        for variable, value in zip(flat, slots, strict=True):
-            variable.assign(value)
+        values = (*weights, *optimizer_state)
+        self._session.run(self._load, dict(zip(self._state_feeds, values, strict=True)))
 
     def weights(self) -> tuple:
-        return tuple(w.numpy() for w in self._weights)
+        return tuple(self._session.run(self._read_weights))
 
     def optimizer_state(self) -> tuple:
-        slots = [slot.numpy() for per_variable in self._slots for slot in per_variable]
-        return (self._iterations.numpy(), *slots)
+        return tuple(self._session.run(self._read_optimizer))
 
     def close(self) -> None:
-        """Nothing to release: the graph goes with the runner."""
+        """Close the session: its graph, variables and thread pools go."""
+        self._session.close()
 
     # ----------------------------------------------------------- training
     def run(self, xs, ys, sample_weights, bits, learning_rates, l2) -> np.ndarray:
         """Train on ``len(xs)`` batches; return each step's loss."""
         batch_size = xs.shape[1]
-        run = self._runs.get(batch_size)
-        if run is None:
-            run = self._runs[batch_size] = self._traced(batch_size)
-        return run(xs, ys, sample_weights, bits, learning_rates, np.float32(l2)).numpy()
+        graph = self._runs.get(batch_size)
+        if graph is None:
+            graph = self._runs[batch_size] = self._build(batch_size)
+        feeds, losses = graph
+        values = (xs, ys, sample_weights, bits, learning_rates, np.float32(l2))
+        return self._session.run(losses, dict(zip(feeds, values, strict=True)))
 
-    def _traced(self, batch_size: int):
-        """The graph for one batch size (any number of steps).
+    def _build(self, batch_size: int) -> tuple:
+        """The inputs and the losses of the steps for one batch size.
 
         A static batch size lets TensorFlow's graph optimizer fold the shape
-        arithmetic of the forward and backward passes away.
+        arithmetic of the forward and backward passes away. The steps are a
+        function called from the graph: inside it, TensorFlow orders the
+        variables' reads and updates in program order.
         """
         network = self.network
         n_dropout = sum(network.dropout_units())
-        signature = [
-            tf.TensorSpec([None, batch_size, network.n_features], tf.float32),
-            tf.TensorSpec([None, batch_size, network.n_outputs], tf.float32),
-            tf.TensorSpec([None, batch_size], tf.float32),
-            tf.TensorSpec([None, batch_size, n_dropout], tf.uint16),
-            tf.TensorSpec([None], tf.float32),
-            tf.TensorSpec([], tf.float32),
-        ]
-        # Traced here, once; calls go to the concrete graph, which skips the
-        # dispatch of a polymorphic tf.function (and its warning about
-        # functions retraced often: every runner traces the same method).
-        function = tf.function(self._steps, input_signature=signature, autograph=False)
-        return function.get_concrete_function()
+        placeholder = tf.compat.v1.placeholder
+        with self._graph.as_default():
+            feeds = (
+                placeholder(tf.float32, [None, batch_size, network.n_features]),
+                placeholder(tf.float32, [None, batch_size, network.n_outputs]),
+                placeholder(tf.float32, [None, batch_size]),
+                placeholder(tf.uint16, [None, batch_size, n_dropout]),
+                placeholder(tf.float32, [None]),
+                placeholder(tf.float32, []),
+            )
+            losses = tf.function(self._steps, autograph=False)(*feeds)
+        return feeds, losses
 
     def tracing_count(self) -> int:
-        """How many graphs this runner has traced (one per batch size)."""
+        """How many graphs this runner has built (one per batch size)."""
         return len(self._runs)
 
     def _steps(self, xs, ys, sample_weights, bits, learning_rates, l2):

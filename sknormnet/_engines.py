@@ -77,3 +77,12 @@ def open_trainer(
                 evicted.append(_runners.popitem(last=False)[1])
         for old in evicted:
             old.close()
+
+
+def clear() -> None:
+    """Close and drop every cached runner (benchmarks start from a cold cache)."""
+    with _lock:
+        runners = list(_runners.values())
+        _runners.clear()
+    for runner in runners:
+        runner.close()

@@ -96,6 +96,15 @@ def state():
             "TF global generator": None if tf_gen is None else (
                 id(tf_gen), tf_gen.state.numpy().tolist()
             ),
+            "TF thread pools": (
+                tf.config.threading.get_intra_op_parallelism_threads(),
+                tf.config.threading.get_inter_op_parallelism_threads(),
+            ),
+            "TF eager mode": tf.executing_eagerly(),
+            "TF default graph": (
+                id(tf.compat.v1.get_default_graph()),
+                len(tf.compat.v1.get_default_graph().get_operations()),
+            ),
         })
     return out
 
@@ -183,5 +192,8 @@ def test_global_state_untouched_by_every_call(backend, mode):
             "TF global seed",
             "TF op-seed stream",
             "TF global generator",
+            "TF thread pools",
+            "TF eager mode",
+            "TF default graph",
         }
     assert expected <= checked, last

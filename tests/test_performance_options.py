@@ -196,3 +196,52 @@ def test_first_fit_in_a_worker_passes_the_limit_on():
     # without a limit nothing is set
     seen = _child_environment(KERAS_BACKEND="tensorflow")
     assert seen == dict.fromkeys(seen)
+
+
+def test_tensorflow_session_threads_follow_the_network_and_the_limits():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the TensorFlow engine")
+    """Small networks run on one intra-op thread, large ones on the thread
+    limit (the user's TF variable, a worker's OMP_NUM_THREADS, else the CPUs);
+    the inter-op pool has at most two threads."""
+    from sknormnet import _engine_tensorflow
+
+    small = NormNetRegressor(**PARAMS).fit(*_data(40))._network_spec
+    large = (
+        NormNetRegressor(**{**PARAMS, "hidden_layer_sizes": (400, 400)})
+        .fit(*_data(40))
+        ._network_spec
+    )
+    cpus = len(os.sched_getaffinity(0))
+
+    def threads(network, environ):
+        config = _engine_tensorflow.session_config(network, environ)
+        assert config.use_per_session_threads
+        return (
+            config.intra_op_parallelism_threads,
+            config.inter_op_parallelism_threads,
+        )
+
+    assert threads(small, {}) == (1, min(2, cpus))
+    assert threads(large, {}) == (cpus, min(2, cpus))
+    assert threads(large, {"OMP_NUM_THREADS": "1"}) == (1, 1)
+    assert threads(large, {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "3"}) == (
+        3,
+        2,
+    )
+    assert threads(small, {"TF_NUM_INTRAOP_THREADS": "3"}) == (1, 2)
+
+
+def test_tensorflow_runner_close_releases_its_session():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the TensorFlow engine")
+    from sknormnet import _engine_tensorflow, _engines
+
+    est = NormNetRegressor(**{**PARAMS, "hidden_layer_sizes": (6, 2)}).fit(*_data(40))
+    runner = _engine_tensorflow.Runner(est._network_spec, est._optimizer_spec)
+    assert len(runner.weights()) == len(est._network_spec.variables())
+    runner.close()
+    with pytest.raises(RuntimeError, match="closed Session"):
+        runner.weights()
+    _engines.clear()
+    assert not _engines._runners
