@@ -332,10 +332,12 @@ class EngineTrainer:
             )
             sws = _batches(weights, capacity, B)
             # drawn for the k real steps only: the masks do not depend on padding
-            bits = np.zeros((capacity, B, self.n_bits), np.uint16)
-            bits[:k] = self.rng.integers(
+            bits = self.rng.integers(
                 0, 2**DROPOUT_BITS, (k, B, self.n_bits), dtype=np.uint16
             )
+            if capacity > k:
+                padding = np.zeros((capacity - k, B, self.n_bits), np.uint16)
+                bits = np.concatenate([bits, padding])
             losses.append(
                 self.runner.run(xs, ys, sws, bits, rates[start : start + k], self.l2)
             )
