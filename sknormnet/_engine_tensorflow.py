@@ -83,27 +83,24 @@ class Runner:
         self.optimizer = optimizer
         self.options = dict(optimizer.options)
         self._graph = tf.Graph()
+        self._feeds: list = []  # one per variable: its value when a fit loads
         with self._graph.as_default():
             self._variables(network, optimizer)
-            state = [*self._weights, self._iterations, *self._flat_slots]
-            self._state_feeds = [
-                tf.compat.v1.placeholder(v.dtype, v.shape) for v in state
-            ]
-            self._load = tf.group(
-                [v.assign(f) for v, f in zip(state, self._state_feeds, strict=True)]
-            )
-            self._read_weights = [w.read_value() for w in self._weights]
-            self._read_optimizer = [v.read_value() for v in state[len(self._weights) :]]
-            initialize = tf.compat.v1.variables_initializer([*state, *self._scratch])
+            # loading a fit's state is running the variables' initializers
+            self._load = tf.group([v.initializer for v in self._all])
         self._session = tf.compat.v1.Session(
             graph=self._graph, config=session_config(network)
         )
-        self._session.run(initialize)
         self._runs: dict[int, tuple] = {}
+
+    def _variable(self, shape, dtype=tf.float32) -> tf.Variable:
+        feed = tf.compat.v1.placeholder(dtype, shape)
+        self._feeds.append(feed)
+        return tf.Variable(feed)
 
     def _variables(self, network: NetworkSpec, optimizer: OptimizerSpec) -> None:
         variables = network.variables()
-        self._weights = [tf.Variable(np.zeros(v.shape, np.float32)) for v in variables]
+        self._weights = [self._variable(v.shape) for v in variables]
         self._trainable = [
             w for w, v in zip(self._weights, variables, strict=True) if v.trainable
         ]
@@ -115,32 +112,35 @@ class Runner:
             for w, v in zip(self._weights, variables, strict=True)
             if v.name == "kernel"
         ]
-        self._iterations = tf.Variable(np.zeros((), np.int64))
+        self._iterations = self._variable((), tf.int64)
         self._slots = [
-            [tf.Variable(np.zeros(w.shape, np.float32)) for _ in optimizer.slots]
-            for w in self._trainable
+            [self._variable(w.shape) for _ in optimizer.slots] for w in self._trainable
         ]
-        self._flat_slots = [
-            slot for per_variable in self._slots for slot in per_variable
+        self._optimizer_variables = [
+            self._iterations,
+            *(slot for per_variable in self._slots for slot in per_variable),
         ]
         # RMSprop's fused kernel wants a momentum accumulator; with momentum 0
-        # it is scratch space, not state.
+        # it is scratch space, not state (loaded as zeros).
         self._scratch = (
-            [tf.Variable(np.zeros(w.shape, np.float32)) for w in self._trainable]
+            [self._variable(w.shape) for w in self._trainable]
             if optimizer.solver == "rmsprop"
             else []
         )
+        self._all = [*self._weights, *self._optimizer_variables, *self._scratch]
 
     # -------------------------------------------------------------- state
     def load(self, weights: tuple, optimizer_state: tuple) -> None:
-        values = (*weights, *optimizer_state)
-        self._session.run(self._load, dict(zip(self._state_feeds, values, strict=True)))
+        scratch = [np.zeros(v.shape, np.float32) for v in self._scratch]
+        values = (*weights, *optimizer_state, *scratch)
+        # the feeds follow the variables' creation order, as self._all does
+        self._session.run(self._load, dict(zip(self._feeds, values, strict=True)))
 
     def weights(self) -> tuple:
-        return tuple(self._session.run(self._read_weights))
+        return tuple(self._session.run(self._weights))
 
     def optimizer_state(self) -> tuple:
-        return tuple(self._session.run(self._read_optimizer))
+        return tuple(self._session.run(self._optimizer_variables))
 
     def close(self) -> None:
         """Close the session: its graph, variables and thread pools go."""

@@ -235,11 +235,17 @@ def test_tensorflow_session_threads_follow_the_network_and_the_limits():
 def test_tensorflow_runner_close_releases_its_session():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the TensorFlow engine")
-    from sknormnet import _engine_tensorflow, _engines
+    from sknormnet import _engine_tensorflow, _engines, _spec
 
     est = NormNetRegressor(**{**PARAMS, "hidden_layer_sizes": (6, 2)}).fit(*_data(40))
-    runner = _engine_tensorflow.Runner(est._network_spec, est._optimizer_spec)
-    assert len(runner.weights()) == len(est._network_spec.variables())
+    network, optimizer = est._network_spec, est._optimizer_spec
+    runner = _engine_tensorflow.Runner(network, optimizer)
+    weights = _spec.initial_weights(network, np.random.default_rng(0))
+    state = _spec.initial_optimizer_state(optimizer, network)
+    runner.load(weights, state)
+    for loaded, value in zip(runner.weights(), weights, strict=True):
+        np.testing.assert_array_equal(loaded, value)
+    assert len(runner.optimizer_state()) == len(state)
     runner.close()
     with pytest.raises(RuntimeError, match="closed Session"):
         runner.weights()
