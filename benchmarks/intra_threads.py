@@ -14,10 +14,8 @@ where the two settings cross.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
-import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,18 +29,6 @@ NETWORKS = (
 )
 
 
-def epoch_seconds(make, X, y, epochs: int, repeats: int) -> float:
-    """Best wall time per epoch of ``make(n).fit(X, y)``, fixed costs cancelled."""
-
-    def wall(n):
-        start = time.perf_counter()
-        make(n).fit(X, y)
-        return time.perf_counter() - start
-
-    wall(1)  # build the runner
-    return min((wall(1 + epochs) - wall(1)) / epochs for _ in range(repeats))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
@@ -52,7 +38,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from run import PARAMS, make_data
+    from run import PARAMS, epoch_seconds, make_data
     from sklearn.exceptions import ConvergenceWarning
 
     from sknormnet import NormNetRegressor, _engine_tensorflow, _engines
@@ -78,19 +64,20 @@ def main(argv=None) -> int:
     table = []
     for change in NETWORKS:
         params = {**PARAMS, **change}
-        times = {}
+        times, fitted = {}, []
         for name, threshold in (("one", 1 << 62), ("all", -1)):
             _engine_tensorflow.SMALL_NETWORK_WEIGHTS = threshold
             _engines.clear()  # a runner (and session) per setting
 
-            def make(n, params=params):
-                return NormNetRegressor(max_iter=n, **params)
+            def fit(n, params=params, fitted=fitted):
+                fitted[:] = [NormNetRegressor(max_iter=n, **params).fit(X, y)]
 
-            times[name] = epoch_seconds(make, X, y, args.epochs, args.repeats)
+            times[name] = epoch_seconds(fit, args.epochs, args.repeats)
         _engine_tensorflow.SMALL_NETWORK_WEIGHTS = chosen
-        sizes = (20, *params["hidden_layer_sizes"], 1)
-        weights = sum(a * b for a, b in itertools.pairwise(sizes))
-        picks = "one" if weights <= chosen else "all"
+        network = fitted[0]._network_spec
+        weights = _engine_tensorflow.dense_weights(network)
+        config = _engine_tensorflow.session_config(network)
+        picks = "one" if config.intra_op_parallelism_threads == 1 else "all"
         row = (
             "-".join(map(str, params["hidden_layer_sizes"])),
             str(params["batch_size"]),

@@ -44,18 +44,6 @@ VARIANTS = {
 }
 
 
-def epoch_cpu_seconds(make, X, y, epochs: int, repeats: int) -> float:
-    """Best CPU time per epoch of ``make(n).fit(X, y)``, fixed costs cancelled."""
-
-    def cpu(n):
-        start = time.process_time()
-        make(n).fit(X, y)
-        return time.process_time() - start
-
-    cpu(1)  # compile, warm caches
-    return min((cpu(1 + epochs) - cpu(1)) / epochs for _ in range(repeats))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=30_000)
@@ -65,7 +53,7 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import keras
-    from run import PARAMS, make_data
+    from run import PARAMS, epoch_seconds, make_data
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
@@ -88,7 +76,7 @@ def main(argv=None) -> int:
     )
 
     def mlp(n):
-        return MLPRegressor(
+        MLPRegressor(
             hidden_layer_sizes=PARAMS["hidden_layer_sizes"],
             batch_size=PARAMS["batch_size"],
             max_iter=n,
@@ -96,17 +84,18 @@ def main(argv=None) -> int:
             tol=0.0,
             alpha=0.0,
             random_state=0,
-        )
+        ).fit(X, y)
 
-    reference = epoch_cpu_seconds(mlp, X, y, args.epochs, args.repeats)
+    cpu = time.process_time
+    reference = epoch_seconds(mlp, args.epochs, args.repeats, cpu)
     rows = []
     for name, change in VARIANTS.items():
         params = {**PARAMS, **change}
 
-        def make(n, params=params):
-            return NormNetRegressor(max_iter=n, **params)
+        def fit(n, params=params):
+            NormNetRegressor(max_iter=n, **params).fit(X, y)
 
-        rows.append((name, epoch_cpu_seconds(make, X, y, args.epochs, args.repeats)))
+        rows.append((name, epoch_seconds(fit, args.epochs, args.repeats, cpu)))
     rows.append(("MLPRegressor (128, 64)", reference))
     for name, seconds in rows:
         print(

@@ -36,10 +36,15 @@ from . import _ops
 from ._spec import NetworkSpec, OptimizerSpec
 from ._threads import thread_limit
 
-# A network whose training step multiplies at most this many weights per row
-# runs its ops on one intra-op thread (see the module docstring and
-# benchmarks/layer_costs.py); larger ones use the usual pool.
+# A network of at most this many Dense weights runs its ops on one intra-op
+# thread (see the module docstring and benchmarks/intra_threads.py); larger
+# ones use the thread limit.
 SMALL_NETWORK_WEIGHTS = 150_000
+
+
+def dense_weights(network: NetworkSpec) -> int:
+    """How many Dense kernel weights ``network`` has (its multiplies per row)."""
+    return sum(int(np.prod(v.shape)) for v in network.variables() if v.name == "kernel")
 
 
 def session_config(
@@ -50,17 +55,12 @@ def session_config(
     The thread limit is the user's ``TF_NUM_INTRAOP_THREADS`` if set, else a
     parallel worker's ``OMP_NUM_THREADS``, else the CPUs this process may use.
     """
-    try:
-        limit = int(environ.get("TF_NUM_INTRAOP_THREADS", ""))
-    except ValueError:
-        limit = 0
     limit = (
-        limit if limit > 0 else thread_limit(environ) or len(os.sched_getaffinity(0))
+        thread_limit(environ, "TF_NUM_INTRAOP_THREADS")
+        or thread_limit(environ)
+        or len(os.sched_getaffinity(0))
     )
-    weights = sum(
-        int(np.prod(v.shape)) for v in network.variables() if v.name == "kernel"
-    )
-    intra = 1 if weights <= SMALL_NETWORK_WEIGHTS else limit
+    intra = 1 if dense_weights(network) <= SMALL_NETWORK_WEIGHTS else limit
     config = tf.compat.v1.ConfigProto(
         intra_op_parallelism_threads=intra,
         inter_op_parallelism_threads=min(2, limit),

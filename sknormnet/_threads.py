@@ -22,10 +22,12 @@ from collections.abc import Mapping, MutableMapping
 _TF_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def thread_limit(environ: Mapping[str, str]) -> int | None:
-    """The worker's thread limit: ``OMP_NUM_THREADS`` when it is a positive integer."""
+def thread_limit(
+    environ: Mapping[str, str], name: str = "OMP_NUM_THREADS"
+) -> int | None:
+    """A thread limit: the variable ``name`` when it is a positive integer."""
     try:
-        limit = int(environ.get("OMP_NUM_THREADS", ""))
+        limit = int(environ.get(name, ""))
     except ValueError:
         return None
     return limit if limit > 0 else None
