@@ -7,7 +7,7 @@ of a chunk: forward pass and loss from ``_ops``, gradients from
 passed in and returned, its buffers donated, so nothing is shared between
 fits.
 
-Chunks have a fixed number of steps per compiled shape (a power of two, see
+Chunks have a fixed number of steps per compiled shape (8 lengths per octave, see
 ``_train``); the steps of a short chunk beyond its length are skipped, so an
 epoch of any length reuses the compiled function.
 """
@@ -27,7 +27,7 @@ from ._spec import NetworkSpec, OptimizerSpec
 class Runner:
     """Compiled training steps for one ``NetworkSpec`` and ``OptimizerSpec``."""
 
-    pads = True  # chunks come padded to a power of two steps
+    pads = True  # chunks come padded to one of a few lengths
 
     def __init__(self, network: NetworkSpec, optimizer: OptimizerSpec):
         self.network = network

@@ -17,9 +17,19 @@ that user code and other estimators share. And everything a runner compiled
 lives in its graph, released when ``close`` closes the session.
 
 The graph is built once per batch size for any number of steps and rows, so
-every fold of a grid search reuses it. XLA (``jit_compile``) is off: on this
-CPU path it keeps every compiled network in memory for the life of the
-process, which a grid search over architectures cannot afford.
+every fold of a grid search reuses it. Two tiers of the same steps:
+
+- a plain graph, ready in a few hundredths of a second, runs a runner's first
+  ``XLA_AFTER_STEPS`` steps: fits of a network seen once (an architecture
+  sweep) never pay for more;
+- after that, a small network's steps (the same weight bound as for threads)
+  are compiled with XLA (``jit_compile``): it fuses the step's many small
+  element-wise ops, about a quarter off a 128-64 network's step, for a
+  compilation of about half a second per chunk shape; the switch comes after
+  about as many steps as the compilation takes to pay back. Larger networks
+  keep the plain graph, whose matrix products are faster. Chunks are then
+  padded to one of 8 lengths per octave (``pads``), so a few shapes serve every
+  epoch length. The compiled code belongs to the session and goes with it.
 
 The variables belong to the runner, never to user code: a fit loads its
 state into them, trains, and reads the result back.
@@ -27,6 +37,7 @@ state into them, trains, and reads the result back.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -40,6 +51,9 @@ from ._threads import thread_limit
 # thread (see the module docstring and benchmarks/intra_threads.py); larger
 # ones use the thread limit.
 SMALL_NETWORK_WEIGHTS = 150_000
+# Steps a runner trains with the plain graph before its steps are compiled
+# with XLA (see the module docstring and benchmarks/xla_tier.py).
+XLA_AFTER_STEPS = 2_000
 
 
 def dense_weights(network: NetworkSpec) -> int:
@@ -76,8 +90,6 @@ def session_config(
 class Runner:
     """Compiled training steps for one ``NetworkSpec`` and ``OptimizerSpec``."""
 
-    pads = False  # one trace serves any number of steps
-
     def __init__(self, network: NetworkSpec, optimizer: OptimizerSpec):
         self.network = network
         self.optimizer = optimizer
@@ -91,7 +103,15 @@ class Runner:
         self._session = tf.compat.v1.Session(
             graph=self._graph, config=session_config(network)
         )
-        self._runs: dict[int, tuple] = {}
+        self._runs: dict[tuple, tuple] = {}  # (batch size, XLA) -> graph
+        self._steps_run = 0
+        # XLA's kernels beat the plain graph's only where per-op overhead rules
+        self._xla = dense_weights(network) <= SMALL_NETWORK_WEIGHTS
+
+    @property
+    def pads(self) -> bool:
+        """Whether the next chunk runs compiled by XLA, padded to a fixed shape."""
+        return self._xla and self._steps_run >= XLA_AFTER_STEPS
 
     def _variable(self, shape, dtype=tf.float32) -> tf.Variable:
         feed = tf.compat.v1.placeholder(dtype, shape)
@@ -148,16 +168,22 @@ class Runner:
 
     # ----------------------------------------------------------- training
     def run(self, xs, ys, sample_weights, bits, learning_rates, l2) -> np.ndarray:
-        """Train on ``len(xs)`` batches; return each step's loss."""
-        batch_size = xs.shape[1]
-        graph = self._runs.get(batch_size)
+        """Train on the first ``len(learning_rates)`` of the ``len(xs)`` batches
+        (the rest is padding); return each step's loss."""
+        n_steps = len(learning_rates)
+        key = (xs.shape[1], self.pads)
+        graph = self._runs.get(key)
         if graph is None:
-            graph = self._runs[batch_size] = self._build(batch_size)
+            graph = self._runs[key] = self._build(*key)
         feeds, losses = graph
-        values = (xs, ys, sample_weights, bits, learning_rates, np.float32(l2))
-        return self._session.run(losses, dict(zip(feeds, values, strict=True)))
+        rates = np.zeros(len(xs), np.float32)
+        rates[:n_steps] = learning_rates
+        values = (xs, ys, sample_weights, bits, rates, np.float32(l2), n_steps)
+        out = self._session.run(losses, dict(zip(feeds, values, strict=True)))
+        self._steps_run += n_steps
+        return out[:n_steps]
 
-    def _build(self, batch_size: int) -> tuple:
+    def _build(self, batch_size: int, xla: bool) -> tuple:
         """The inputs and the losses of the steps for one batch size.
 
         A static batch size lets TensorFlow's graph optimizer fold the shape
@@ -176,22 +202,28 @@ class Runner:
                 placeholder(tf.uint16, [None, batch_size, n_dropout]),
                 placeholder(tf.float32, [None]),
                 placeholder(tf.float32, []),
+                placeholder(tf.int32, []),
             )
-            losses = tf.function(self._steps, autograph=False)(*feeds)
+            steps = functools.partial(self._steps, fused=xla)
+            losses = tf.function(steps, autograph=False, jit_compile=xla)(*feeds)
         return feeds, losses
 
     def tracing_count(self) -> int:
-        """How many graphs this runner has built (one per batch size)."""
+        """How many graphs this runner has built (one per batch size and tier)."""
         return len(self._runs)
 
-    def _steps(self, xs, ys, sample_weights, bits, learning_rates, l2):
-        n_steps = tf.shape(xs)[0]
-        losses = tf.TensorArray(tf.float32, size=n_steps)
-        masks = _ops.dropout_masks(self.network, bits)  # the chunk's, at once
+    def _steps(self, xs, ys, sample_weights, bits, learning_rates, l2, n_steps, fused):
+        """``n_steps`` steps; ``fused`` (XLA) makes each step's dropout masks
+        inside the step, where they fuse with it and padding costs nothing;
+        the plain graph makes the chunk's masks at once, in a few large ops."""
+        # as many losses as batches (a shape XLA knows), n_steps of them run
+        losses = tf.TensorArray(tf.float32, size=tf.shape(xs)[0])
+        masks = bits if fused else _ops.dropout_masks(self.network, bits)
 
         def body(i, losses):
+            mask = _ops.dropout_masks(self.network, bits[i]) if fused else masks[i]
             loss = self._step(
-                xs[i], ys[i], sample_weights[i], masks[i], learning_rates[i], l2
+                xs[i], ys[i], sample_weights[i], mask, learning_rates[i], l2
             )
             return i + 1, losses.write(i, loss)
 

@@ -9,7 +9,7 @@ class, ``Runner(network, optimizer)``:
   of batches and returns each step's loss;
 - ``weights()`` / ``optimizer_state()`` give the state back as host arrays;
 - ``close()`` releases what the runner compiled; ``pads`` says whether chunks
-  must be padded to a power of two (fixed compiled shapes).
+  must be padded to one of a few lengths (fixed compiled shapes).
 
 Every other backend, and every fit with user callbacks (which expect a Keras
 model and Keras' ``fit`` loop around them), trains with ``Model.fit`` on a

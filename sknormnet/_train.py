@@ -294,7 +294,7 @@ class EngineTrainer:
     A chunk is as many batches as fit in ``CHUNK_BYTES`` (densified X, y,
     weights and dropout bits), so sparse X is densified a chunk at a time and
     memory stays bounded whatever the number of rows. Runners with fixed
-    chunk shapes (``runner.pads``) get chunks padded to a power of two.
+    chunk shapes (``runner.pads``) get chunks padded to one of a few lengths.
     """
 
     model = None  # no Keras model: user callbacks go to the Keras path
@@ -355,8 +355,14 @@ class EngineTrainer:
 
 
 def _padded(k: int, limit: int) -> int:
-    """The smallest power of two at least ``k`` (at most ``limit``)."""
-    return min(limit, 1 << (k - 1).bit_length())
+    """``k`` rounded up to the next of 8 shapes per octave (at most ``limit``).
+
+    The shapes are the multiples of ``2**(b - 3)`` between ``2**(b - 1)`` and
+    ``2**b``: a few compiled shapes serve every epoch length, and padding
+    adds at most an eighth of the steps to a chunk.
+    """
+    granule = 1 << max(0, (k - 1).bit_length() - 3)
+    return min(limit, -(-k // granule) * granule)
 
 
 def _batches(values: np.ndarray, capacity: int, batch_size: int) -> np.ndarray:

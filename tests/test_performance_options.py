@@ -251,3 +251,64 @@ def test_tensorflow_runner_close_releases_its_session():
         runner.weights()
     _engines.clear()
     assert not _engines._runners
+
+
+@pytest.fixture
+def xla_after(monkeypatch):
+    """Set the TensorFlow engine's switch to XLA, on fresh runners."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the TensorFlow engine")
+    from sknormnet import _engine_tensorflow, _engines
+
+    def set_switch(steps):
+        _engines.clear()
+        monkeypatch.setattr(_engine_tensorflow, "XLA_AFTER_STEPS", steps)
+
+    yield set_switch
+    _engines.clear()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd", "rmsprop"])
+@pytest.mark.parametrize("switch", [0, 10])
+def test_tensorflow_xla_tier_trains_what_the_plain_graph_trains(
+    xla_after, solver, switch
+):
+    """The steps compiled by XLA (from the first step, or from the third
+    epoch on: 7 steps an epoch, padded to 8) train what the plain graph
+    trains, dropout masks and batchnorm included, to float32 rounding."""
+    from sknormnet import _engines
+
+    X, y = _data(100)
+    params = {**PARAMS, "solver": solver, "alpha": 0.01, "learning_rate_init": 0.01}
+    xla_after(10**12)
+    plain = NormNetRegressor(**params).fit(X, y)
+    xla_after(switch)
+    xla = NormNetRegressor(**params).fit(X, y)
+    (runner,) = _engines._runners.values()
+    assert runner.pads
+    built = sorted(runner._runs)
+    assert built == ([(16, True)] if switch == 0 else [(16, False), (16, True)])
+    np.testing.assert_allclose(xla.loss_curve_, plain.loss_curve_, rtol=1e-5)
+    for a, b in zip(xla.coefs_, plain.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(xla._optimizer_state, plain._optimizer_state, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(xla.predict(X), plain.predict(X), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_tensorflow_runner_switches_to_xla_after_its_threshold(xla_after):
+    """A runner trains its first steps with the plain graph; the fit that
+    crosses the threshold goes on with XLA, padded chunks included."""
+    from sknormnet import _engines
+
+    xla_after(25)
+    X, y = _data(100)  # 7 steps an epoch
+    NormNetRegressor(**PARAMS).fit(X, y)  # 21 steps: plain throughout
+    (runner,) = _engines._runners.values()
+    assert not runner.pads and runner.tracing_count() == 1
+    est = NormNetRegressor(**{**PARAMS, "max_iter": 2}).fit(X, y)  # steps 22-35
+    assert runner.pads and runner.tracing_count() == 2
+    assert int(est.model_.optimizer.iterations.numpy()) == 14
+    assert len(est.loss_curve_) == 2 and np.all(np.isfinite(est.loss_curve_))
