@@ -24,7 +24,7 @@ every fold of a grid search reuses it. Two tiers of the same steps:
   sweep) never pay for more;
 - after that, a small network's steps (the same weight bound as for threads)
   are compiled with XLA (``jit_compile``): it fuses the step's many small
-  element-wise ops, about a quarter off a 128-64 network's step, for a
+  element-wise ops, a quarter to a third off a 128-64 network's step, for a
   compilation of about half a second per chunk shape; the switch comes after
   about as many steps as the compilation takes to pay back. Larger networks
   keep the plain graph, whose matrix products are faster. Chunks are then

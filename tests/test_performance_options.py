@@ -312,3 +312,36 @@ def test_tensorflow_runner_switches_to_xla_after_its_threshold(xla_after):
     assert runner.pads and runner.tracing_count() == 2
     assert int(est.model_.optimizer.iterations.numpy()) == 14
     assert len(est.loss_curve_) == 2 and np.all(np.isfinite(est.loss_curve_))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "case", ["huber_weighted", "poisson", "two_outputs", "classifier"]
+)
+def test_tensorflow_xla_tier_losses_weights_outputs(xla_after, case):
+    """Every loss, sample weights, several outputs and the classifier's
+    log-loss train the same under XLA as in the plain graph."""
+    from sknormnet import NormNetClassifier
+
+    X, y = _data(100)
+    rng = np.random.default_rng(1)
+    kind, params, fit_params = NormNetRegressor, dict(PARAMS), {}
+    if case == "huber_weighted":
+        params["loss"] = "huber"
+        fit_params["sample_weight"] = rng.uniform(0.5, 2.0, len(y))
+    elif case == "poisson":
+        params["loss"] = "poisson"
+        y = np.exp(y / 4)
+    elif case == "two_outputs":
+        params["loss"] = "absolute_error"
+        y = np.column_stack([y, -2 * y])
+    else:
+        kind = NormNetClassifier
+        y = np.digitize(y, np.quantile(y, [0.3, 0.6]))
+    xla_after(10**12)
+    plain = kind(**params).fit(X, y, **fit_params)
+    xla_after(0)
+    xla = kind(**params).fit(X, y, **fit_params)
+    np.testing.assert_allclose(xla.loss_curve_, plain.loss_curve_, rtol=1e-5)
+    for a, b in zip(xla.coefs_, plain.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
