@@ -62,6 +62,7 @@ print(X_train.describe().loc[["min", "max"]].round(1).to_string())
 recipe = dict(
     hidden_layer_sizes=(WIDTH, WIDTH, WIDTH),
     dropout_rate=0.0,
+    weight_averaging=0.0,  # each epoch's own weights, as in Keras
     solver="sgd",
     momentum=0.0,
     learning_rate_init=0.01,

@@ -92,6 +92,7 @@ for rate in (0.0, 0.3):
         max_iter=EPOCHS,
         n_iter_no_change=EPOCHS,
         alpha=0.0,
+        weight_averaging=0.0,  # each epoch's own weights, as in Keras
         random_state=0,
     )
     fits[rate] = network.fit(X_train, y_train, X_val=X_valid, y_val=y_valid)

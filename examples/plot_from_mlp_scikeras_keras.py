@@ -80,7 +80,9 @@ shared = dict(
     random_state=0,
 )
 mlp = MLPRegressor(**shared).fit(X_train, y_train)
-normnet = NormNetRegressor(**shared, dropout_rate=0.0, early_stopping=False)
+normnet = NormNetRegressor(
+    **shared, dropout_rate=0.0, early_stopping=False, weight_averaging=0.0
+)
 normnet.fit(X_train, y_train, X_val=X_valid, y_val=y_valid)
 print(normnet.describe_layers())
 

@@ -53,7 +53,8 @@ X_valid, y_valid = valid.drop(columns="quality"), valid["quality"]
 # -----------
 # ``describe_layers`` prints the layer order before anything is built.
 # ``n_iter_no_change=max_iter`` and ``alpha=0`` give the Keras recipe's fixed
-# number of epochs without an L2 penalty.
+# number of epochs without an L2 penalty; ``weight_averaging=0`` keeps each
+# epoch's own weights, as Keras does.
 wine = NormNetRegressor(
     hidden_layer_sizes=(WIDTH, WIDTH, WIDTH),
     dropout_rate=0.3,
@@ -63,6 +64,7 @@ wine = NormNetRegressor(
     max_iter=EPOCHS,
     n_iter_no_change=EPOCHS,
     alpha=0.0,
+    weight_averaging=0.0,
     random_state=0,
 )
 print(wine.describe_layers(n_features=X_train.shape[1]))

@@ -51,6 +51,7 @@ def lesson_split(frame, seed=0):
 RECOMMENDED = dict(
     hidden_layer_sizes=(256, 256), dropout_rate=0.1, solver="adamw", alpha=0.01,
     learning_rate_init=3e-3, early_stopping=True, tol=0.0, loss="absolute_error",
+    weight_averaging=0.0,
 )  # fmt: skip
 
 
@@ -65,7 +66,11 @@ def recommended(quick: bool, max_iter: int, **params) -> NormNetRegressor:
 def fixed_epochs(max_iter: int, **params) -> NormNetRegressor:
     """A regressor that runs exactly ``max_iter`` epochs, as a Keras recipe does."""
     return NormNetRegressor(
-        max_iter=max_iter, n_iter_no_change=max_iter, alpha=0.0, **params
+        max_iter=max_iter,
+        n_iter_no_change=max_iter,
+        alpha=0.0,
+        weight_averaging=0.0,  # each epoch's own weights, as in Keras
+        **params,
     )
 
 

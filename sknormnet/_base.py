@@ -101,6 +101,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
         "verbose": ["verbose"],
@@ -133,6 +134,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         validation_fraction,
         n_iter_no_change,
         tol,
+        weight_averaging,
         warm_start,
         callbacks,
         verbose,
@@ -160,6 +162,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.weight_averaging = weight_averaging
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.verbose = verbose
@@ -463,6 +466,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             # applies alpha as decoupled weight decay instead)
             l2=0.0 if self.solver == "adamw" else 0.5 * float(self.alpha) / batch_size,
             tol=float(self.tol),
+            averaging=0.0 if incremental else float(self.weight_averaging),
             n_iter_no_change=self.n_iter_no_change,
             use_validation=early_stopping,
             incremental=incremental,

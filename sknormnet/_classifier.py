@@ -104,6 +104,16 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
 
     {tol}
 
+    weight_averaging : float in [0, 1), default=0.0
+        Momentum of an exponential moving average of the weights over
+        epochs: after each epoch, ``average = weight_averaging * average +
+        (1 - weight_averaging) * weights`` (the first epoch's weights start
+        it; BatchNorm's moving statistics are averaged too). Training goes
+        on from the raw weights; the average is what the validation set
+        scores, what early stopping keeps as the best epoch, and the fitted
+        network. 0, the default, turns it off, as in MLPClassifier. Not used
+        by :meth:`partial_fit`.
+
     warm_start : bool, default=False
         When True, :meth:`fit` continues training ``model_`` (weights and
         optimizer state) for up to ``max_iter`` more epochs instead of
@@ -256,6 +266,7 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        weight_averaging=0.0,
         warm_start=False,
         callbacks=None,
         class_weight=None,
@@ -286,6 +297,7 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            weight_averaging=weight_averaging,
             warm_start=warm_start,
             callbacks=callbacks,
             verbose=verbose,

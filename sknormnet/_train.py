@@ -116,6 +116,7 @@ class TrainingRules:
     shuffle: bool
     l2: float  # factor of the sum of squared kernels in the objective
     tol: float
+    averaging: float  # momentum of the weights' average over epochs; 0: none
     n_iter_no_change: float
     use_validation: bool  # stop on the validation score (early_stopping)
     incremental: bool  # partial_fit: no stopping rule
@@ -178,6 +179,8 @@ def train(
         trainer_model = trainer.model
     if rules.use_validation and monitor.best_weights is not None:
         weights = monitor.best_weights
+    elif monitor.average is not None:
+        weights = monitor.average
     return TrainingResult(
         weights=weights,
         optimizer_state=optimizer_state,
@@ -213,6 +216,7 @@ class EpochMonitor:
         self.diverged_at: int | None = None
         self.converged = False
         self.best_weights: tuple | None = None
+        self.average: tuple | None = None  # the weights' average over epochs
         self._reference: float | None = None
         self._start = time.perf_counter()
 
@@ -234,8 +238,10 @@ class EpochMonitor:
 
         improved = loss < state.best_loss - rules.tol
         state.best_loss = min(state.best_loss, loss)
+        if rules.averaging:
+            self._average(read_weights())
         if self.validate is not None:
-            weights = read_weights()
+            weights = self.average if rules.averaging else read_weights()
             val_loss, val_score = self.validate(weights)
             state.validation_losses.append(val_loss)
             state.validation_scores.append(val_score)
@@ -265,6 +271,17 @@ class EpochMonitor:
         self._stop(
             f"{what} did not improve more than tol={rules.tol:g} for "
             f"{rules.n_iter_no_change} consecutive epochs. Stopping."
+        )
+
+    def _average(self, weights: tuple) -> None:
+        """Fold this epoch's weights into their exponential moving average."""
+        if self.average is None:
+            self.average = weights
+            return
+        a = self.rules.averaging
+        self.average = tuple(
+            a * mean + (1.0 - a) * w
+            for mean, w in zip(self.average, weights, strict=True)
         )
 
     def _stop(self, message: str) -> None:

@@ -22,7 +22,7 @@ ESTIMATORS = {
 OWN_PARAMETERS = {"activation", "early_stopping", "warm_start", "loss"}
 # ... and the ones whose defaults differ (the regressor's are its own)
 OWN_PARAMETERS |= {"hidden_layer_sizes", "dropout_rate", "batch_size"}
-OWN_PARAMETERS |= {"learning_rate_init"}
+OWN_PARAMETERS |= {"learning_rate_init", "weight_averaging"}
 OWN_ATTRIBUTES = {"validation_scores_", "n_outputs_", "out_activation_"}
 
 

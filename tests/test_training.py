@@ -36,7 +36,8 @@ NO_STOP = dict(tol=0.0, n_iter_no_change=1000)
 
 def _net(**params):
     # MLPRegressor's defaults where the package's differ (no dropout, batches of
-    # min(200, n), no early stopping), so that each test sets what it tests
+    # min(200, n), no early stopping, no weight averaging), so that each test
+    # sets what it tests
     defaults = dict(
         hidden_layer_sizes=(8,),
         random_state=0,
@@ -44,6 +45,7 @@ def _net(**params):
         dropout_rate=0.0,
         batch_size="auto",
         early_stopping=False,
+        weight_averaging=0.0,
     )
     return NormNetRegressor(**{**defaults, **params})
 
@@ -1000,3 +1002,39 @@ def test_solvers_nesterov_changes_training(split_easy):
     assert not np.allclose(nesterov.predict(X_test), plain.predict(X_test))
     no_momentum = _net(momentum=0.0, nesterovs_momentum=True, **common).fit(X, y)
     assert no_momentum.model_.optimizer.nesterov is False
+
+
+# ----------------------------------------------------------- weight averaging
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weight_averaging_is_the_epochs_moving_average(split_easy):
+    """The fitted network is the exponential moving average of the weights
+    after each epoch; training itself is unchanged (same loss curve)."""
+    X, y, _, _ = split_easy
+    params = dict(max_iter=3, batch_size=32, dropout_rate=0.2, **NO_STOP)
+    epochs = [_net(**{**params, "max_iter": n}).fit(X, y) for n in (1, 2, 3)]
+    averaged = _net(**params, weight_averaging=0.6).fit(X, y)
+    assert averaged.loss_curve_ == epochs[-1].loss_curve_
+    for i, kernel in enumerate(averaged.coefs_):
+        w1, w2, w3 = (est.coefs_[i] for est in epochs)
+        expected = 0.6 * (0.6 * w1 + 0.4 * w2) + 0.4 * w3
+        np.testing.assert_allclose(kernel, expected, rtol=1e-5, atol=1e-6)
+    for i, bias in enumerate(averaged.intercepts_):
+        b1, b2, b3 = (est.intercepts_[i] for est in epochs)
+        expected = 0.6 * (0.6 * b1 + 0.4 * b2) + 0.4 * b3
+        np.testing.assert_allclose(bias, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weight_averaging_is_what_validation_scores_and_keeps(split_easy):
+    """With early stopping, each epoch's validation score is the average's,
+    and the kept epoch's average is the fitted network."""
+    X, y, X_val, y_val = split_easy
+    est = _net(max_iter=6, weight_averaging=0.8, **NO_STOP).fit(
+        X, y, X_val=X_val, y_val=y_val
+    )
+    assert est.validation_scores_[-1] == pytest.approx(
+        est.score(X_val, y_val), abs=1e-5
+    )
+    plain = _net(max_iter=6, **NO_STOP).fit(X, y, X_val=X_val, y_val=y_val)
+    assert est.loss_curve_ == plain.loss_curve_
+    assert est.validation_scores_ != plain.validation_scores_
