@@ -870,6 +870,7 @@ INVALID_VALUES = {
     "validation_fraction": [0.0, 1.0],
     "n_iter_no_change": [0, 1.5],
     "tol": [-1e-4],
+    "weight_averaging": [-0.1, 1.0, "yes"],
     "warm_start": ["yes"],
     "callbacks": ["EarlyStopping", ()],
     "verbose": [-1, "loud"],
