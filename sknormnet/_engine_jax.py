@@ -88,12 +88,13 @@ class Runner:
         return np.asarray(losses)[:n_steps]
 
     def _steps(self, state, xs, ys, sample_weights, bits, learning_rates, l2, n_steps):
-        masks = _ops.dropout_masks(self.network, bits)
-
         def body(i, carry):
             state, losses = carry
+            # each step's masks inside the step, where XLA fuses them with it
+            # (and the padded steps beyond n_steps cost nothing)
+            mask = _ops.dropout_masks(self.network, bits[i])
             state, loss = self._step(
-                state, xs[i], ys[i], sample_weights[i], masks[i], learning_rates[i], l2
+                state, xs[i], ys[i], sample_weights[i], mask, learning_rates[i], l2
             )
             return state, losses.at[i].set(loss)
 

@@ -43,8 +43,9 @@ def dropout_masks(spec: NetworkSpec, bits):
     """The Dropout layers' masks, scaled by ``1 / (1 - rate)``, side by side.
 
     ``bits`` are uint16 of shape ``(..., sum(spec.dropout_units()))``; the
-    masks have the same shape, in float32. Computed for a whole chunk of
-    steps at once, outside the per-step loop.
+    masks have the same shape, in float32: one step's inside a compiled
+    loop (XLA fuses them with the step), a whole chunk's at once in
+    TensorFlow's plain graph.
     """
     masks, offset = [], 0
     for layer, width in zip(spec.dropout_layers, spec.dropout_units(), strict=True):
