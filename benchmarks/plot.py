@@ -50,7 +50,7 @@ def bars(ax, groups: list[str], series: dict[str, list[float]], title: str, unit
 
 
 def list_table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    lines = [f".. list-table::{f' {title}' if title else ''}", "   :header-rows: 1", ""]
     for row in [header, *rows]:
         lines.append(f"   * - {row[0]}")
         lines.extend(f"     - {cell}" for cell in row[1:])

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -130,6 +131,23 @@ def sknormnet_fit(X, y, epochs):
     )
 
 
+@contextmanager
+def tensorflow_engine(**settings):
+    """The TensorFlow engine's module constants (``XLA_AFTER_STEPS``,
+    ``SMALL_NETWORK_WEIGHTS``) set to ``settings`` inside the block, restored
+    after it. Runners already cached keep what they built."""
+    from sknormnet import _engine_tensorflow
+
+    saved = {name: getattr(_engine_tensorflow, name) for name in settings}
+    for name, value in settings.items():
+        setattr(_engine_tensorflow, name, value)
+    try:
+        yield _engine_tensorflow
+    finally:
+        for name, value in saved.items():
+            setattr(_engine_tensorflow, name, value)
+
+
 def tier_fit(after: int):
     """``sknormnet_fit`` with the TensorFlow engine switching its runners to
     XLA after ``after`` steps (0: the XLA tier a network's fits reach after
@@ -137,14 +155,8 @@ def tier_fit(after: int):
     first steps)."""
 
     def fit(X, y, epochs):
-        from sknormnet import _engine_tensorflow
-
-        saved = _engine_tensorflow.XLA_AFTER_STEPS
-        _engine_tensorflow.XLA_AFTER_STEPS = after
-        try:
+        with tensorflow_engine(XLA_AFTER_STEPS=after):
             return sknormnet_fit(X, y, epochs)
-        finally:
-            _engine_tensorflow.XLA_AFTER_STEPS = saved
 
     return fit
 

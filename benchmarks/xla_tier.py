@@ -44,7 +44,7 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from plot import list_table
-    from run import PARAMS, epoch_seconds, make_data
+    from run import PARAMS, epoch_seconds, make_data, tensorflow_engine
     from sklearn.exceptions import ConvergenceWarning
 
     from sknormnet import NormNetRegressor, _engine_tensorflow, _engines
@@ -66,39 +66,36 @@ def main(argv=None) -> int:
         "break-even (steps)",
     )
     rows = []
-    try:
-        for network in NETWORKS:
-            params = {**PARAMS, **network}
-            steps = -(-args.rows // params["batch_size"])
+    for network in NETWORKS:
+        params = {**PARAMS, **network}
+        steps = -(-args.rows // params["batch_size"])
 
-            def fit(n, params=params):
-                NormNetRegressor(max_iter=n, n_iter_no_change=n, **params).fit(X, y)
+        def fit(n, params=params):
+            NormNetRegressor(max_iter=n, n_iter_no_change=n, **params).fit(X, y)
 
-            per_step, first = {}, {}
-            for tier, after in (("plain", 10**12), ("xla", 0)):
-                _engine_tensorflow.XLA_AFTER_STEPS = after
+        per_step, first = {}, {}
+        for tier, after in (("plain", 10**12), ("xla", 0)):
+            with tensorflow_engine(XLA_AFTER_STEPS=after):
                 _engines.clear()
                 start = time.perf_counter()
                 fit(1)  # a fresh runner: build (and compile) the steps
                 first[tier] = time.perf_counter() - start
                 per_step[tier] = epoch_seconds(fit, args.epochs, args.repeats) / steps
-            saving = per_step["plain"] - per_step["xla"]
-            compilation = first["xla"] - first["plain"]
-            even = compilation / saving if saving > 0 else float("inf")
-            rows.append(
-                [
-                    "-".join(map(str, params["hidden_layer_sizes"])),
-                    str(params["batch_size"]),
-                    f"{per_step['plain'] * 1e3:.3f}",
-                    f"{per_step['xla'] * 1e3:.3f}",
-                    f"{per_step['xla'] / per_step['plain']:.2f}",
-                    f"{compilation:.2f}",
-                    f"{even:,.0f}",
-                ]
-            )
-            print(" | ".join(rows[-1]), flush=True)
-    finally:
-        _engine_tensorflow.XLA_AFTER_STEPS = switch
+        saving = per_step["plain"] - per_step["xla"]
+        compilation = first["xla"] - first["plain"]
+        even = compilation / saving if saving > 0 else float("inf")
+        rows.append(
+            [
+                "-".join(map(str, params["hidden_layer_sizes"])),
+                str(params["batch_size"]),
+                f"{per_step['plain'] * 1e3:.3f}",
+                f"{per_step['xla'] * 1e3:.3f}",
+                f"{per_step['xla'] / per_step['plain']:.2f}",
+                f"{compilation:.2f}",
+                f"{even:,.0f}",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
     print("| " + " | ".join(header) + " |")
     for row in rows:
         print("| " + " | ".join(row) + " |")

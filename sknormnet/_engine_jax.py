@@ -69,19 +69,17 @@ class Runner:
         self._run.clear_cache()
 
     # ----------------------------------------------------------- training
-    def run(self, xs, ys, sample_weights, bits, learning_rates, l2) -> np.ndarray:
+    def run(
+        self, xs, ys, sample_weights, bits, learning_rates, l2, n_steps
+    ) -> np.ndarray:
         """Train on the first ``n_steps`` of the padded chunk; return their losses."""
-        n_steps = len(learning_rates)
-        capacity = xs.shape[0]
-        padded = np.zeros(capacity, np.float32)
-        padded[:n_steps] = learning_rates
         self._state, losses = self._run(
             self._state,
             xs,
             ys,
             sample_weights,
             bits,
-            padded,
+            learning_rates,
             np.float32(l2),
             np.int32(n_steps),
         )

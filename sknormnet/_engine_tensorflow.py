@@ -167,18 +167,17 @@ class Runner:
         self._session.close()
 
     # ----------------------------------------------------------- training
-    def run(self, xs, ys, sample_weights, bits, learning_rates, l2) -> np.ndarray:
-        """Train on the first ``len(learning_rates)`` of the ``len(xs)`` batches
-        (the rest is padding); return each step's loss."""
-        n_steps = len(learning_rates)
+    def run(
+        self, xs, ys, sample_weights, bits, learning_rates, l2, n_steps
+    ) -> np.ndarray:
+        """Train on the first ``n_steps`` of the ``len(xs)`` batches (the rest
+        is padding); return their losses."""
         key = (xs.shape[1], self.pads)
         graph = self._runs.get(key)
         if graph is None:
             graph = self._runs[key] = self._build(*key)
         feeds, losses = graph
-        rates = np.zeros(len(xs), np.float32)
-        rates[:n_steps] = learning_rates
-        values = (xs, ys, sample_weights, bits, rates, np.float32(l2), n_steps)
+        values = (xs, ys, sample_weights, bits, learning_rates, np.float32(l2), n_steps)
         out = self._session.run(losses, dict(zip(feeds, values, strict=True)))
         self._steps_run += n_steps
         return out[:n_steps]
@@ -218,7 +217,7 @@ class Runner:
         the plain graph makes the chunk's masks at once, in a few large ops."""
         # as many losses as batches (a shape XLA knows), n_steps of them run
         losses = tf.TensorArray(tf.float32, size=tf.shape(xs)[0])
-        masks = bits if fused else _ops.dropout_masks(self.network, bits)
+        masks = None if fused else _ops.dropout_masks(self.network, bits)
 
         def body(i, losses):
             mask = _ops.dropout_masks(self.network, bits[i]) if fused else masks[i]

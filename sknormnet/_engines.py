@@ -5,8 +5,9 @@ have an engine module (``_engine_tensorflow``, ``_engine_jax``) with one
 class, ``Runner(network, optimizer)``:
 
 - ``load(weights, optimizer_state)`` puts a fit's starting state in;
-- ``run(xs, ys, sample_weights, bits, learning_rates, l2)`` trains on a chunk
-  of batches and returns each step's loss;
+- ``run(xs, ys, sample_weights, bits, learning_rates, l2, n_steps)`` trains
+  on the first ``n_steps`` batches of a chunk (the rest is padding) and
+  returns those steps' losses;
 - ``weights()`` / ``optimizer_state()`` give the state back as host arrays;
 - ``close()`` releases what the runner compiled; ``pads`` says whether chunks
   must be padded to one of a few lengths (fixed compiled shapes).

@@ -355,9 +355,9 @@ class EngineTrainer:
             if capacity > k:
                 padding = np.zeros((capacity - k, B, self.n_bits), np.uint16)
                 bits = np.concatenate([bits, padding])
-            losses.append(
-                self.runner.run(xs, ys, sws, bits, rates[start : start + k], self.l2)
-            )
+            chunk_rates = np.zeros(capacity, np.float32)  # padded steps: rate 0
+            chunk_rates[:k] = rates[start : start + k]
+            losses.append(self.runner.run(xs, ys, sws, bits, chunk_rates, self.l2, k))
         losses = np.concatenate(losses)
         return float(losses[0]), float(np.mean(losses, dtype=np.float64))
 
