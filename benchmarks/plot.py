@@ -124,11 +124,16 @@ def tables(results: dict) -> str:
         for memory in part.get("memory", {}).values():
             what = "a new architecture each" if memory["varied"] else "one architecture"
             curve = memory.get("growth_every_50_mib", {})
+            warmup, trimmed = memory.get("warmup_mib"), memory.get("trimmed_mib")
             rows.append(
                 [
                     f"{memory['fits']} fits, {what}",
+                    "-" if warmup is None else f"{warmup:+.0f}",
                     f"{memory['before_mib']:.0f} -> {memory['after_mib']:.0f}",
                     f"{memory['after_mib'] - memory['before_mib']:+.1f}",
+                    "-"
+                    if trimmed is None
+                    else f"{trimmed - memory['before_mib']:+.0f}",
                     ", ".join(f"{int(n)}: {g:+.0f}" for n, g in curve.items()) or "-",
                 ]
             )
@@ -138,8 +143,10 @@ def tables(results: dict) -> str:
                 [
                     f"one fit on {sparse['rows']:,} x {sparse['columns']:,} sparse "
                     f"({sparse['density']:.0%}, {sparse['matrix_mib']:.0f} MiB)",
+                    "-",
                     f"peak above {sparse['baseline_mib']:.0f}",
                     f"+{sparse['peak_growth_mib']:.0f}",
+                    "-",
                     ", ".join(
                         f"{int(n):,} rows: +{g:.0f}"
                         for n, g in sparse.get("peak_growth_by_rows_mib", {}).items()
@@ -151,7 +158,14 @@ def tables(results: dict) -> str:
             out.append(
                 list_table(
                     f"{backend}: memory (resident set size, MiB)",
-                    ["", "before -> after", "growth", "growth along the way"],
+                    [
+                        "",
+                        "warm-up",
+                        "before -> after",
+                        "growth",
+                        "after malloc_trim",
+                        "growth along the way",
+                    ],
                     rows,
                 )
             )

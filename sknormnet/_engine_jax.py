@@ -2,10 +2,19 @@
 
 ``jax.jit`` compiles, per (network, optimizer), a ``fori_loop`` over the steps
 of a chunk: forward pass and loss from ``_ops``, gradients from
-``jax.value_and_grad``, and the update by the Keras optimizer's own
-``stateless_apply`` (the same update rule as Keras' ``fit``). The state is
-passed in and returned, its buffers donated, so nothing is shared between
-fits.
+``jax.value_and_grad``, and the update written here in ``jax.numpy`` with the
+formulas of the Keras optimizers (Adam, AdamW, SGD with or without momentum,
+RMSprop: the same update rule as Keras' ``fit``; the tests check the two
+against each other). The state is passed in and returned, its buffers
+donated, so nothing is shared between fits.
+
+Nothing of a network's own shapes runs outside the compiled function: JAX
+compiles every eager operation once per shape and keeps those executables in
+process-wide caches (about a megabyte each), so a Keras optimizer built per
+network, or ``jnp.array`` on its weights, would grow the process with every
+new architecture a grid search tries. The state goes in with
+``jax.device_put``, which compiles nothing; the compiled chunk function is the
+runner's own and is released with it (``close``).
 
 Chunks have a fixed number of steps per compiled shape (8 lengths per octave, see
 ``_train``); the steps of a short chunk beyond its length are skipped, so an
@@ -16,11 +25,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import keras
 import numpy as np
 
 from . import _ops
-from ._model import make_optimizer
 from ._spec import NetworkSpec, OptimizerSpec
 
 
@@ -32,19 +39,13 @@ class Runner:
     def __init__(self, network: NetworkSpec, optimizer: OptimizerSpec):
         self.network = network
         self.optimizer = optimizer
+        self.options = dict(optimizer.options)
         variables = network.variables()
         self._trainable_index = [i for i, v in enumerate(variables) if v.trainable]
         self._moving_index = [i for i, v in enumerate(variables) if not v.trainable]
-        # The Keras optimizer is used for its update rule only: built on
-        # stand-in variables of the right shapes, applied statelessly.
-        stand_ins = [
-            keras.Variable(np.zeros(variables[i].shape, np.float32), name=name)
-            for i, name in zip(
-                self._trainable_index, _exclusion_names(network), strict=True
-            )
-        ]
-        self._keras_optimizer = make_optimizer(optimizer, learning_rate=1e-3)
-        self._keras_optimizer.build(stand_ins)
+        # AdamW decays the kernels only, like the L2 penalty of the other solvers
+        self._decayed = [variables[i].name == "kernel" for i in self._trainable_index]
+        self._n_slots = len(optimizer.slots)
         self._state = None
         self._run = jax.jit(self._steps, donate_argnums=(0,))
 
@@ -52,17 +53,17 @@ class Runner:
     def load(self, weights: tuple, optimizer_state: tuple) -> None:
         iterations, *slots = optimizer_state
         self._state = (
-            tuple(jnp.array(w) for w in weights),
-            (jnp.array(iterations), jnp.zeros((), jnp.float32)),
-            tuple(jnp.array(s) for s in slots),
+            tuple(_device_array(w, np.float32) for w in weights),
+            _device_array(iterations, np.int32),  # JAX's default integer
+            tuple(_device_array(s, np.float32) for s in slots),
         )
 
     def weights(self) -> tuple:
         return tuple(np.array(w) for w in self._state[0])
 
     def optimizer_state(self) -> tuple:
-        (iterations, _), slots = self._state[1], self._state[2]
-        return (np.array(iterations), *(np.array(s) for s in slots))
+        iterations, slots = self._state[1], self._state[2]
+        return (np.array(iterations, np.int64), *(np.array(s) for s in slots))
 
     def close(self) -> None:
         """Drop the compiled function's executables from JAX's caches."""
@@ -100,7 +101,7 @@ class Runner:
         return jax.lax.fori_loop(0, n_steps, body, (state, losses))
 
     def _step(self, state, x, y, sample_weight, masks, learning_rate, l2):
-        weights, (iterations, _), slots = state
+        weights, iterations, slots = state
         network, loss_name = self.network, self.optimizer.loss
         trainable = [weights[i] for i in self._trainable_index]
 
@@ -115,22 +116,68 @@ class Runner:
         (loss, moving), gradients = jax.value_and_grad(objective, has_aux=True)(
             trainable
         )
-        optimizer_variables = [iterations, learning_rate, *slots]
-        trainable, optimizer_variables = self._keras_optimizer.stateless_apply(
-            optimizer_variables, gradients, trainable
+        trainable, slots = self._update(
+            trainable, gradients, slots, learning_rate, iterations
         )
         new_weights = list(weights)
         for i, value in zip(self._trainable_index, trainable, strict=True):
             new_weights[i] = value
         for i, value in zip(self._moving_index, moving, strict=True):
             new_weights[i] = value
-        iterations, _, *slots = optimizer_variables
-        return (
-            (tuple(new_weights), (iterations, learning_rate), tuple(slots)),
-            loss,
-        )
+        return (tuple(new_weights), iterations + 1, slots), loss
+
+    def _update(self, variables, gradients, slots, learning_rate, iterations):
+        """One step of the Keras optimizer's update rule, on every trainable array.
+
+        ``slots`` hold each variable's optimizer state in ``OptimizerSpec.slots``
+        order, variable by variable, as ``optimizer_state`` returns them.
+        """
+        solver, options, n = self.optimizer.solver, self.options, self._n_slots
+        lr = learning_rate
+        if solver in ("adam", "adamw"):
+            beta_1, beta_2 = options["beta_1"], options["beta_2"]
+            step = (iterations + 1).astype(jnp.float32)
+            alpha = lr * jnp.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        new_variables, new_slots = [], []
+        for k, (variable, gradient) in enumerate(
+            zip(variables, gradients, strict=True)
+        ):
+            own = slots[k * n : (k + 1) * n]
+            if solver == "adamw" and self._decayed[k]:
+                # decoupled weight decay, before the step, as Keras applies it
+                variable = variable - variable * options["weight_decay"] * lr
+            if solver in ("adam", "adamw"):
+                m, v = own
+                m = m + (gradient - m) * (1 - beta_1)
+                v = v + (jnp.square(gradient) - v) * (1 - beta_2)
+                variable = variable - (m * alpha) / (jnp.sqrt(v) + options["epsilon"])
+                own = (m, v)
+            elif solver == "sgd" and own:
+                momentum = options["momentum"]
+                (m,) = own
+                m = m * momentum - gradient * lr
+                if options["nesterov"]:
+                    variable = variable + (m * momentum - gradient * lr)
+                else:
+                    variable = variable + m
+                own = (m,)
+            elif solver == "sgd":
+                variable = variable - gradient * lr
+            else:  # rmsprop, Keras' rho of 0.9, no momentum, not centered
+                (velocity,) = own
+                velocity = 0.9 * velocity + (1 - 0.9) * jnp.square(gradient)
+                variable = variable - (lr * gradient) / jnp.sqrt(
+                    velocity + options["epsilon"]
+                )
+                own = (velocity,)
+            new_variables.append(variable)
+            new_slots.extend(own)
+        return new_variables, tuple(new_slots)
 
 
-def _exclusion_names(network: NetworkSpec) -> list[str]:
-    """Names of the trainable variables, which AdamW's decay exclusion reads."""
-    return [v.name for v in network.variables() if v.trainable]
+def _device_array(value, dtype) -> jax.Array:
+    """A device copy of ``value`` that compiles nothing (unlike ``jnp.array``).
+
+    The host copy is fresh, so the donated buffer aliases no caller's array.
+    """
+    return jax.device_put(np.array(value, dtype=dtype, copy=True))

@@ -6,6 +6,7 @@ reuse, and the environment a worker's first fit leaves behind.
 """
 
 import ast
+import logging
 import os
 import subprocess
 import sys
@@ -69,8 +70,18 @@ def test_batch_hooks_see_every_batch():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd", "rmsprop"])
-def test_keras_path_trains_what_the_engine_trains(solver):
+@pytest.mark.parametrize(
+    "solver, options",
+    [
+        ("adam", {}),
+        ("adamw", {}),
+        ("sgd", {}),  # Nesterov's momentum, MLPRegressor's default
+        ("sgd", {"nesterovs_momentum": False}),
+        ("sgd", {"momentum": 0.0}),
+        ("rmsprop", {}),
+    ],
+)
+def test_keras_path_trains_what_the_engine_trains(solver, options):
     """A fit with callbacks (Keras' Model.fit) and one without (the backend's
     engine) start from the same weights, see the same batches and minimize the
     same objective with the same update rule: without dropout, whose masks
@@ -82,6 +93,7 @@ def test_keras_path_trains_what_the_engine_trains(solver):
         "alpha": 0.01,
         "solver": solver,
         "learning_rate_init": 0.01,
+        **options,
     }
     engine = NormNetRegressor(**params).fit(X, y)
     keras_fit = NormNetRegressor(callbacks=[CountBatches()], **params).fit(X, y)
@@ -90,6 +102,33 @@ def test_keras_path_trains_what_the_engine_trains(solver):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     for a, b in zip(keras_fit._optimizer_state, engine._optimizer_state, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX engine")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_jax_fit_of_a_new_network_compiles_only_its_runner(caplog):
+    """JAX keeps every executable an eager operation compiles, once per shape,
+    in process-wide caches: a fit whose own shapes reached one would grow the
+    process with every new architecture of a grid search. The runner's chunk
+    function is the only thing a new network may compile (and the runner
+    releases it)."""
+    import jax
+
+    X, y = _data(100)
+    params = {**PARAMS, "early_stopping": True, "n_iter_no_change": 2}
+    NormNetRegressor(**params).fit(X, y).predict(X)  # shape-free first compiles
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG, logger="jax"):
+        for solver in ("adam", "sgd"):
+            NormNetRegressor(
+                **{**params, "solver": solver, "hidden_layer_sizes": (13, 7)}
+            ).fit(X, y).predict(X)
+    compiled = [
+        record.getMessage().split(" with ")[0]
+        for record in caplog.records
+        if record.getMessage().startswith("Compiling ")
+    ]
+    assert compiled, "jax.log_compiles reported no compilation at all"
+    assert all("_steps" in what for what in compiled), compiled
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
