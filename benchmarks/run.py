@@ -298,8 +298,10 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     (``warmup_mib``): imports, first traces, and one long fit of another
     network, past the TensorFlow engine's XLA threshold, which loads XLA's
     compiler once per process. The growth over the fits is what a long grid
-    search adds on top. ``trimmed_mib`` is the RSS after ``malloc_trim``: what
-    of the growth is freed heap that the C allocator had kept, not live memory.
+    search adds on top. Both ends are taken after ``gc.collect()``; the start
+    also after glibc's ``malloc_trim(0)``, so that the growth counts the freed
+    heap the C allocator keeps (an upper bound of the process' cost), and the
+    end once more after it (``trimmed_mib``): the growth of live memory.
     """
     from sknormnet import NormNetRegressor
 
@@ -311,14 +313,12 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
             params["hidden_layer_sizes"] = (8 + i, 4 + i % 5)
         NormNetRegressor(max_iter=2, n_iter_no_change=2, **params).fit(X, y).predict(X)
 
-    gc.collect()
-    cold = rss_mib()
+    cold = _trimmed_rss()
     for i in range(3):
         fit(10_000 + i)  # warm the process: imports, first traces
     long_fit = dict(PARAMS, hidden_layer_sizes=(7, 3), batch_size=32, max_iter=100)
     NormNetRegressor(n_iter_no_change=100, **long_fit).fit(X, y)  # 3,200 steps
-    gc.collect()
-    before = rss_mib()
+    before = _trimmed_rss()
     start = time.perf_counter()
     curve = {}  # RSS every 50 fits: a leak grows linearly, a bounded cache levels
     for i in range(n_fits):
@@ -341,12 +341,13 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     }
 
 
-def _trimmed_rss() -> float | None:
-    """RSS after glibc's ``malloc_trim(0)`` returned free heap to the system."""
+def _trimmed_rss() -> float:
+    """RSS after a collection and glibc's ``malloc_trim(0)`` (where there is glibc)."""
+    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:  # not glibc
-        return None
+    except (OSError, AttributeError):  # not glibc: the plain RSS
+        pass
     return rss_mib()
 
 

@@ -1,6 +1,6 @@
 """The JAX training engine: a whole chunk of steps per call of one compiled function.
 
-``jax.jit`` compiles, per (network, optimizer), a ``fori_loop`` over the steps
+``jax.jit`` compiles, per (network, optimizer), a ``while_loop`` over the steps
 of a chunk: forward pass and loss from ``_ops``, gradients from
 ``jax.value_and_grad``, and the update written here in ``jax.numpy`` with the
 formulas of the Keras optimizers (Adam, AdamW, SGD with or without momentum,
@@ -14,7 +14,8 @@ process-wide caches (about a megabyte each), so a Keras optimizer built per
 network, or ``jnp.array`` on its weights, would grow the process with every
 new architecture a grid search tries. The state goes in with
 ``jax.device_put``, which compiles nothing; the compiled chunk function is the
-runner's own and is released with it (``close``).
+runner's own and is released with it (``close``); its steps are traced with
+inner jits disabled (see ``Runner._steps``).
 
 Chunks have a fixed number of steps per compiled shape (8 lengths per octave, see
 ``_train``); the steps of a short chunk beyond its length are skipped, so an
@@ -87,18 +88,38 @@ class Runner:
         return np.asarray(losses)[:n_steps]
 
     def _steps(self, state, xs, ys, sample_weights, bits, learning_rates, l2, n_steps):
-        def body(i, carry):
-            state, losses = carry
-            # each step's masks inside the step, where XLA fuses them with it
-            # (and the padded steps beyond n_steps cost nothing)
-            mask = _ops.dropout_masks(self.network, bits[i])
-            state, loss = self._step(
-                state, xs[i], ys[i], sample_weights[i], mask, learning_rates[i], l2
-            )
-            return state, losses.at[i].set(loss)
+        """The chunk's steps, traced once per chunk shape by ``jax.jit``.
+
+        A step is traced with ``jax.disable_jit()``: ``jax.numpy``'s functions
+        (and the operators on arrays, which call them) are small jitted
+        functions themselves, and JAX keeps the trace of each, per argument
+        shape, for as long as the function lives -- forever, for a library
+        function -- so every new architecture would add dozens of traces to
+        the process. With inner jits disabled their operations go straight
+        into this function's trace (what inlining would give: the same
+        compiled step). The loop is a ``while_loop`` with the runner's own
+        condition for the same reason (``fori_loop``'s is a library function).
+        """
+
+        def condition(carry):
+            return carry[0] < n_steps
+
+        def body(carry):
+            i, state, losses = carry
+            with jax.disable_jit():  # see the docstring
+                # each step's masks inside the step, where XLA fuses them with
+                # it (and the padded steps beyond n_steps cost nothing)
+                mask = _ops.dropout_masks(self.network, bits[i])
+                state, loss = self._step(
+                    state, xs[i], ys[i], sample_weights[i], mask, learning_rates[i], l2
+                )
+            return i + 1, state, losses.at[i].set(loss)
 
         losses = jnp.zeros(xs.shape[0], jnp.float32)
-        return jax.lax.fori_loop(0, n_steps, body, (state, losses))
+        _, state, losses = jax.lax.while_loop(
+            condition, body, (jnp.int32(0), state, losses)
+        )
+        return state, losses
 
     def _step(self, state, x, y, sample_weight, masks, learning_rate, l2):
         weights, iterations, slots = state

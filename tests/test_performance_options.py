@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -129,6 +130,34 @@ def test_jax_fit_of_a_new_network_compiles_only_its_runner(caplog):
     ]
     assert compiled, "jax.log_compiles reported no compilation at all"
     assert all("_steps" in what for what in compiled), compiled
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX engine")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_jax_fit_of_a_new_network_keeps_no_library_traces():
+    """JAX keeps the trace of every jitted function per argument shape while
+    the function lives; ``jax.numpy``'s functions live for ever, so a step that
+    called them as jitted functions would leave dozens of traces per new
+    architecture behind. The runner traces its steps with inner jits off."""
+    partial_eval = pytest.importorskip("jax._src.interpreters.partial_eval")
+    traces = getattr(partial_eval.trace_to_jaxpr, "cache_keys", None)
+    if traces is None:
+        pytest.skip("this JAX's trace cache cannot be listed")
+
+    def library_traces():
+        found = []
+        for key in traces():
+            target = key[0]() if isinstance(key[0], weakref.ref) else key[0]
+            if getattr(target, "__module__", "").startswith("jax._src.numpy"):
+                found.append(key)
+        return found
+
+    X, y = _data(100)
+    NormNetRegressor(**PARAMS).fit(X, y)
+    before = len(library_traces())
+    for sizes in [(11, 5), (12, 6)]:
+        NormNetRegressor(**{**PARAMS, "hidden_layer_sizes": sizes}).fit(X, y)
+    assert len(library_traces()) == before
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
