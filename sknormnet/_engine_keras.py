@@ -42,22 +42,23 @@ class KerasTrainer:
         self.recorder = _EpochLosses()
         self.stop_requested = False
 
-    def run_epoch(self, rows: np.ndarray, rates: np.ndarray, epoch: int):
+    def run_epoch(self, epoch, rates: np.ndarray, number: int) -> np.ndarray:
+        """Train one epoch (a ``_train.Epoch``); return each step's loss."""
         self.model.optimizer.learning_rate = float(rates[0])
         callbacks = [self.users] if self.users else []
         callbacks.append(self.recorder)
         if np.ptp(rates) > 0:
             callbacks.append(_StepRates(rates))
         self.model.fit(
-            _Batches(self.data, rows, self.batch_size),
-            initial_epoch=epoch,
-            epochs=epoch + 1,
+            _Batches(self.data, epoch, self.batch_size),
+            initial_epoch=number,
+            epochs=number + 1,
             shuffle=False,
             verbose=0,
             callbacks=callbacks,
         )
         self.stop_requested = bool(self.model.stop_training)
-        return self.recorder.first, self.recorder.mean
+        return self.recorder.losses()
 
     def weights(self) -> tuple:
         return get_state(self.model)[0]
@@ -73,36 +74,40 @@ class KerasTrainer:
 class _Batches(keras.utils.PyDataset):
     """An epoch's batches, each densified when Keras asks for it."""
 
-    def __init__(self, data, rows: np.ndarray, batch_size: int):
+    def __init__(self, data, epoch, batch_size: int):
         super().__init__()
         self.data = data
-        self.rows = rows
+        self.epoch = epoch
         self.batch_size = batch_size
 
     def __len__(self) -> int:
-        return len(self.rows) // self.batch_size
+        return len(self.epoch.rows) // self.batch_size
 
     def __getitem__(self, i: int):
-        index = self.rows[i * self.batch_size : (i + 1) * self.batch_size]
+        batch = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        index = self.epoch.rows[batch]
         X = self.data.X[index]
         X = X.toarray() if sparse.issparse(X) else X
-        weights = self.data.sample_weight
-        if weights is None:
-            return X, self.data.y[index]
-        return X, self.data.y[index], weights[index]
+        weights = self.epoch.row_weights[batch]
+        if self.data.sample_weight is not None:
+            weights = weights * self.data.sample_weight[index]
+        return X, self.data.y[index], weights
 
 
 class _EpochLosses(keras.callbacks.Callback):
-    """The epoch's first-batch loss and its mean loss, as Keras logs them."""
+    """Each step's loss, from the running mean Keras logs after every batch."""
 
-    first = mean = float("nan")
+    def on_epoch_begin(self, epoch, logs=None):
+        self.means = []
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch == 0:
-            self.first = float(logs["loss"])
+        self.means.append(float(logs["loss"]))
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.mean = float(logs["loss"])
+    def losses(self) -> np.ndarray:
+        # Keras' loss tracker: the mean over the batches so far, equal weights
+        means = np.array(self.means, np.float64)
+        totals = means * np.arange(1, len(means) + 1)
+        return np.diff(totals, prepend=0.0)
 
 
 class _StepRates(keras.callbacks.Callback):

@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -40,29 +41,40 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 DIVERGENCE_FACTOR = 1e4
 
 
-class RowStream:
-    """An endless stream of row indices: passes over ``range(n)``, reshuffled each pass."""
+class Epoch(NamedTuple):
+    """One epoch's batches: which rows, and what each row counts for.
 
-    def __init__(self, n_samples: int, rng: np.random.Generator, shuffle: bool):
-        self.n_samples = n_samples
-        self.rng = rng
-        self.shuffle = shuffle
-        self._rest = np.empty(0, dtype=np.intp)
+    An epoch is one pass over the data, reshuffled, in ``ceil(n / batch_size)``
+    full batches. When the pass does not fill the last batch, the batch is
+    completed with rows of the same pass drawn again, for BatchNorm's batch
+    statistics only: they count zero in the loss and its gradient, and the
+    pass's own rows of that batch count ``batch_size / k`` each, so that the
+    batch's loss is their mean (a batch of ``k`` rows, as MLPRegressor's last
+    batch). Every row is trained on exactly once per epoch, so the epoch's
+    loss (the mean over the pass) does not jitter with rows that a pass
+    counted twice or missed -- the stopping rule compares it with ``tol``.
+    """
 
-    def take(self, count: int) -> np.ndarray:
-        parts = [self._rest]
-        have = self._rest.size
-        while have < count:
-            order = (
-                self.rng.permutation(self.n_samples)
-                if self.shuffle
-                else np.arange(self.n_samples)
-            )
-            parts.append(order)
-            have += order.size
-        stream = np.concatenate(parts)
-        self._rest = stream[count:]
-        return stream[:count]
+    rows: np.ndarray  # batch after batch, steps * batch_size indices
+    row_weights: np.ndarray  # float32 factor of each row's loss (1, B/k or 0)
+    step_rows: np.ndarray  # how many of the pass's rows each batch holds
+
+
+def plan_epoch(
+    n_samples: int, batch_size: int, rng: np.random.Generator, shuffle: bool
+) -> Epoch:
+    """The rows of one epoch over ``n_samples`` rows (``batch_size <= n_samples``)."""
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    steps = -(-n_samples // batch_size)
+    step_rows = np.full(steps, batch_size, np.int64)
+    row_weights = np.ones(steps * batch_size, np.float32)
+    last = n_samples - (steps - 1) * batch_size  # the pass's rows in the last batch
+    if last < batch_size:
+        step_rows[-1] = last
+        row_weights[n_samples - last : n_samples] = batch_size / last
+        row_weights[n_samples:] = 0.0
+        order = np.concatenate([order, order[: batch_size - last]])
+    return Epoch(order, row_weights, step_rows)
 
 
 @dataclass
@@ -158,9 +170,7 @@ def train(
     if state.learning_rate is None or not rules.incremental:
         state.learning_rate = rules.learning_rate_init
     n_samples = data.X.shape[0]
-    steps = -(-n_samples // rules.batch_size)
-    stream = RowStream(n_samples, rng, rules.shuffle)
-    monitor = EpochMonitor(state, rules, steps * rules.batch_size, data.validate)
+    monitor = EpochMonitor(state, rules, n_samples, data.validate)
     n_epochs = 1 if rules.incremental else rules.max_epochs
     with open_trainer(
         network, optimizer, weights, optimizer_state, data, rules, rng, callbacks
@@ -168,10 +178,14 @@ def train(
         if rules.use_validation:
             monitor.best_weights = weights if state.loss_curve else None
         for _ in range(n_epochs):
-            rows = stream.take(steps * rules.batch_size)
-            rates = np.full(steps, state.learning_rate, np.float32)
-            first, mean = trainer.run_epoch(rows, rates, len(state.loss_curve))
-            monitor.end_epoch(first, mean, trainer.weights)
+            epoch = plan_epoch(n_samples, rules.batch_size, rng, rules.shuffle)
+            rates = np.full(len(epoch.step_rows), state.learning_rate, np.float32)
+            losses = trainer.run_epoch(epoch, rates, len(state.loss_curve))
+            # the mean over the pass's rows, as MLPRegressor's loss_curve_ (a
+            # callback may have stopped the epoch early: over the rows trained)
+            counted = epoch.step_rows[: len(losses)]
+            mean = float(np.dot(losses, counted) / counted.sum())
+            monitor.end_epoch(float(losses[0]), mean, trainer.weights)
             if monitor.stopped or trainer.stop_requested:
                 break
         trainer.finish()
@@ -330,8 +344,9 @@ class EngineTrainer:
         )
         self.chunk_steps = max(1, CHUNK_BYTES // step_bytes)
 
-    def run_epoch(self, rows: np.ndarray, rates: np.ndarray, epoch: int):
-        B, data = self.batch_size, self.data
+    def run_epoch(self, epoch: Epoch, rates: np.ndarray, number: int) -> np.ndarray:
+        """Train one epoch; return each step's loss."""
+        B, data, rows = self.batch_size, self.data, epoch.rows
         n_steps = len(rates)
         losses = []
         for start in range(0, n_steps, self.chunk_steps):
@@ -342,11 +357,9 @@ class EngineTrainer:
             X = X.toarray() if sparse.issparse(X) else X
             xs = _batches(X, capacity, B)
             ys = _batches(data.y[index], capacity, B)
-            weights = (
-                np.ones(len(index), np.float32)
-                if data.sample_weight is None
-                else data.sample_weight[index]
-            )
+            weights = epoch.row_weights[start * B : (start + k) * B]
+            if data.sample_weight is not None:
+                weights = weights * data.sample_weight[index]
             sws = _batches(weights, capacity, B)
             # drawn for the k real steps only: the masks do not depend on padding
             bits = self.rng.integers(
@@ -358,8 +371,7 @@ class EngineTrainer:
             chunk_rates = np.zeros(capacity, np.float32)  # padded steps: rate 0
             chunk_rates[:k] = rates[start : start + k]
             losses.append(self.runner.run(xs, ys, sws, bits, chunk_rates, self.l2, k))
-        losses = np.concatenate(losses)
-        return float(losses[0]), float(np.mean(losses, dtype=np.float64))
+        return np.concatenate(losses).astype(np.float64)
 
     def weights(self) -> tuple:
         return self.runner.weights()
