@@ -163,7 +163,7 @@ def tables(results: dict) -> str:
                         "warm-up",
                         "before -> after",
                         "growth",
-                        "after malloc_trim",
+                        "growth after malloc_trim",
                         "growth along the way",
                     ],
                     rows,
