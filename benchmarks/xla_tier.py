@@ -12,8 +12,10 @@ otherwise):
 - the break-even point: how many steps the saving per step takes to pay for
   the compilation.
 
-The engine switches a runner to XLA after ``_engine_tensorflow.XLA_AFTER_STEPS``
-steps; the table shows where that sits against the break-even points.
+The engine runs a small network's fit with XLA when the fit is planned to run
+at least ``_engine_tensorflow.XLA_MIN_STEPS`` steps (``max_iter`` times the
+batches of an epoch); the table shows where that sits against the break-even
+points.
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ def main(argv=None) -> int:
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y = make_data(args.rows, 20)
-    switch = _engine_tensorflow.XLA_AFTER_STEPS
+    threshold = _engine_tensorflow.XLA_MIN_STEPS
     print(
         f"# TensorFlow engine, {args.rows:,} x 20, {len(os.sched_getaffinity(0))} "
-        f"CPUs; the engine compiles with XLA after {switch:,} steps"
+        f"CPUs; the engine compiles small networks' fits of {threshold:,} planned "
+        "steps or more with XLA"
     )
     header = (
         "network",
@@ -75,7 +78,7 @@ def main(argv=None) -> int:
 
         per_step, first = {}, {}
         for tier, after in (("plain", 10**12), ("xla", 0)):
-            with tensorflow_engine(XLA_AFTER_STEPS=after):
+            with tensorflow_engine(XLA_MIN_STEPS=after):
                 _engines.clear()
                 start = time.perf_counter()
                 fit(1)  # a fresh runner: build (and compile) the steps

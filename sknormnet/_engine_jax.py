@@ -66,6 +66,9 @@ class Runner:
         iterations, slots = self._state[1], self._state[2]
         return (np.array(iterations, np.int64), *(np.array(s) for s in slots))
 
+    def plan(self, steps: int) -> None:
+        """Nothing to choose: every fit runs the compiled steps."""
+
     def close(self) -> None:
         """Drop the compiled function's executables from JAX's caches."""
         self._run.clear_cache()

@@ -17,19 +17,23 @@ that user code and other estimators share. And everything a runner compiled
 lives in its graph, released when ``close`` closes the session.
 
 The graph is built once per batch size for any number of steps and rows, so
-every fold of a grid search reuses it. Two tiers of the same steps:
+every fold of a grid search reuses it. Two tiers of the same steps, chosen
+per fit from the fit's own size, so that a fit's result depends on its
+parameters and data only, never on what the process trained before (the
+tiers agree to float32 rounding, not bit for bit):
 
-- a plain graph, ready in a few hundredths of a second, runs a runner's first
-  ``XLA_AFTER_STEPS`` steps: fits of a network seen once (an architecture
-  sweep) never pay for more;
-- after that, a small network's steps (the same weight bound as for threads)
-  are compiled with XLA (``jit_compile``): it fuses the step's many small
+- a plain graph, ready in a few hundredths of a second, for fits planned to
+  run fewer than ``XLA_MIN_STEPS`` steps (``max_iter`` times the batches of
+  an epoch) and for larger networks, whose matrix products it runs faster;
+- a small network's fit (the same weight bound as for threads) planned to
+  run at least that many steps has its steps compiled with XLA
+  (``jit_compile``) from the first one: it fuses the step's many small
   element-wise ops, a quarter to a third off a 128-64 network's step, for a
-  compilation of about half a second per chunk shape; the switch comes after
-  about as many steps as the compilation takes to pay back. Larger networks
-  keep the plain graph, whose matrix products are faster. Chunks are then
-  padded to one of 8 lengths per octave (``pads``), so a few shapes serve every
-  epoch length. The compiled code belongs to the session and goes with it.
+  compilation of about half a second per chunk shape, which such a fit
+  pays back. Chunks are then padded to one of 8 lengths per octave
+  (``pads``), so a few shapes serve every epoch length. The compiled code
+  belongs to the session and goes with it; later fits of the network
+  reuse it.
 
 The variables belong to the runner, never to user code: a fit loads its
 state into them, trains, and reads the result back.
@@ -51,9 +55,9 @@ from ._threads import thread_limit
 # thread (see the module docstring and benchmarks/intra_threads.py); larger
 # ones use the thread limit.
 SMALL_NETWORK_WEIGHTS = 150_000
-# Steps a runner trains with the plain graph before its steps are compiled
-# with XLA (see the module docstring and benchmarks/xla_tier.py).
-XLA_AFTER_STEPS = 2_000
+# A small network's fit planned to run at least this many steps runs XLA-
+# compiled steps (see the module docstring and benchmarks/xla_tier.py).
+XLA_MIN_STEPS = 2_000
 
 
 def dense_weights(network: NetworkSpec) -> int:
@@ -104,14 +108,13 @@ class Runner:
             graph=self._graph, config=session_config(network)
         )
         self._runs: dict[tuple, tuple] = {}  # (batch size, XLA) -> graph
-        self._steps_run = 0
         # XLA's kernels beat the plain graph's only where per-op overhead rules
         self._xla = dense_weights(network) <= SMALL_NETWORK_WEIGHTS
+        self.pads = False  # this fit runs compiled by XLA, padded to fixed shapes
 
-    @property
-    def pads(self) -> bool:
-        """Whether the next chunk runs compiled by XLA, padded to a fixed shape."""
-        return self._xla and self._steps_run >= XLA_AFTER_STEPS
+    def plan(self, steps: int) -> None:
+        """Choose the tier of the fit about to run at most ``steps`` steps."""
+        self.pads = self._xla and steps >= XLA_MIN_STEPS
 
     def _variable(self, shape, dtype=tf.float32) -> tf.Variable:
         feed = tf.compat.v1.placeholder(dtype, shape)
@@ -179,7 +182,6 @@ class Runner:
         feeds, losses = graph
         values = (xs, ys, sample_weights, bits, learning_rates, np.float32(l2), n_steps)
         out = self._session.run(losses, dict(zip(feeds, values, strict=True)))
-        self._steps_run += n_steps
         return out[:n_steps]
 
     def _build(self, batch_size: int, xla: bool) -> tuple:

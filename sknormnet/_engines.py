@@ -5,6 +5,8 @@ have an engine module (``_engine_tensorflow``, ``_engine_jax``) with one
 class, ``Runner(network, optimizer)``:
 
 - ``load(weights, optimizer_state)`` puts a fit's starting state in;
+- ``plan(steps)`` tells it the most steps the fit will run (a runner may
+  choose how to run them from that, never from earlier fits);
 - ``run(xs, ys, sample_weights, bits, learning_rates, l2, n_steps)`` trains
   on the first ``n_steps`` batches of a chunk (the rest is padding) and
   returns those steps' losses;

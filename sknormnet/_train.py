@@ -332,6 +332,8 @@ class EngineTrainer:
     stop_requested = False
 
     def __init__(self, runner, network: NetworkSpec, data: TrainingData, rules, rng):
+        epochs = 1 if rules.incremental else rules.max_epochs
+        runner.plan(epochs * -(-data.X.shape[0] // rules.batch_size))
         self.runner = runner
         self.data = data
         self.batch_size = rules.batch_size

@@ -1,7 +1,5 @@
 """scikit-learn's estimator checks on small instances of every public estimator."""
 
-import keras
-import pytest
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -56,20 +54,6 @@ ESTIMATORS = [
         random_state=0,
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_tensorflow_tier(monkeypatch):
-    """The checks compare fits with each other (check_fit_idempotent: to 1e-7):
-    on TensorFlow they all run in the plain graph. A network's runner moves
-    to XLA-compiled steps after its first XLA_AFTER_STEPS steps in the process,
-    wherever the suite's order puts that moment, and the two tiers agree to
-    float32 rounding only (test_performance_options checks how closely), which
-    training on these checks' unscaled data (loc=100) amplifies."""
-    if keras.backend.backend() == "tensorflow":
-        from sknormnet import _engine_tensorflow
-
-        monkeypatch.setattr(_engine_tensorflow, "XLA_AFTER_STEPS", float("inf"))
 
 
 @parametrize_with_checks(

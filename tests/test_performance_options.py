@@ -327,40 +327,36 @@ def test_tensorflow_runner_close_releases_its_session():
 
 @pytest.fixture
 def xla_after(monkeypatch):
-    """Set the TensorFlow engine's switch to XLA, on fresh runners."""
+    """Set the TensorFlow engine's threshold for XLA fits, on fresh runners."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the TensorFlow engine")
     from sknormnet import _engine_tensorflow, _engines
 
-    def set_switch(steps):
+    def set_threshold(steps):
         _engines.clear()
-        monkeypatch.setattr(_engine_tensorflow, "XLA_AFTER_STEPS", steps)
+        monkeypatch.setattr(_engine_tensorflow, "XLA_MIN_STEPS", steps)
 
-    yield set_switch
+    yield set_threshold
     _engines.clear()
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("solver", ["adam", "adamw", "sgd", "rmsprop"])
-@pytest.mark.parametrize("switch", [0, 10])
-def test_tensorflow_xla_tier_trains_what_the_plain_graph_trains(
-    xla_after, solver, switch
-):
-    """The steps compiled by XLA (from the first step, or from the third
-    epoch on: 7 steps an epoch, padded to 8) train what the plain graph
-    trains, dropout masks and batchnorm included, to float32 rounding."""
+def test_tensorflow_xla_tier_trains_what_the_plain_graph_trains(xla_after, solver):
+    """The steps compiled by XLA (7 steps an epoch, padded to 8) train what
+    the plain graph trains, dropout masks and batchnorm included, to float32
+    rounding."""
     from sknormnet import _engines
 
     X, y = _data(100)
     params = {**PARAMS, "solver": solver, "alpha": 0.01, "learning_rate_init": 0.01}
     xla_after(10**12)
     plain = NormNetRegressor(**params).fit(X, y)
-    xla_after(switch)
+    xla_after(0)
     xla = NormNetRegressor(**params).fit(X, y)
     (runner,) = _engines._runners.values()
     assert runner.pads
-    built = sorted(runner._runs)
-    assert built == ([(16, True)] if switch == 0 else [(16, False), (16, True)])
+    assert sorted(runner._runs) == [(16, True)]
     np.testing.assert_allclose(xla.loss_curve_, plain.loss_curve_, rtol=1e-5)
     for a, b in zip(xla.coefs_, plain.coefs_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -370,20 +366,28 @@ def test_tensorflow_xla_tier_trains_what_the_plain_graph_trains(
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_tensorflow_runner_switches_to_xla_after_its_threshold(xla_after):
-    """A runner trains its first steps with the plain graph; the fit that
-    crosses the threshold goes on with XLA, padded chunks included."""
+def test_tensorflow_tier_follows_the_fit_not_the_process(xla_after):
+    """A fit planned to run at least the threshold's steps runs XLA from its
+    first step, a shorter one the plain graph, whatever the runner ran before:
+    the same fit gives the same network, bit for bit, early in a process or
+    after long fits of its network."""
     from sknormnet import _engines
 
-    xla_after(25)
+    xla_after(21)
     X, y = _data(100)  # 7 steps an epoch
-    NormNetRegressor(**PARAMS).fit(X, y)  # 21 steps: plain throughout
+    short = {**PARAMS, "max_iter": 2}  # 14 steps planned: the plain graph
+    first = NormNetRegressor(**short).fit(X, y)
     (runner,) = _engines._runners.values()
-    assert not runner.pads and runner.tracing_count() == 1
-    est = NormNetRegressor(**{**PARAMS, "max_iter": 2}).fit(X, y)  # steps 22-35
-    assert runner.pads and runner.tracing_count() == 2
-    assert int(est.model_.optimizer.iterations.numpy()) == 14
-    assert len(est.loss_curve_) == 2 and np.all(np.isfinite(est.loss_curve_))
+    assert not runner.pads and sorted(runner._runs) == [(16, False)]
+    for _ in range(3):  # 21 steps planned (PARAMS' max_iter=3): XLA
+        NormNetRegressor(**PARAMS).fit(X, y)
+        assert runner.pads
+    assert sorted(runner._runs) == [(16, False), (16, True)]
+    again = NormNetRegressor(**short).fit(X, y)
+    assert not runner.pads
+    assert again.loss_curve_ == first.loss_curve_
+    for a, b in zip(again.coefs_, first.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
