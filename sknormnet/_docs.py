@@ -182,13 +182,27 @@ feature_names_in_ : ndarray of shape (n_features_in_,)
 }
 
 
+NOTES = {
+    "epochs": """\
+Rows are shuffled by the estimator, not by Keras, so that ``random_state``
+makes fits reproducible without global seeding. Each epoch is one pass
+over the reshuffled rows in ``ceil(n_samples / batch_size)`` full
+batches: when the pass does not fill the last batch, the batch is
+completed with rows of the same pass drawn again, which count zero in the
+loss (BatchNormalization still never sees a tiny batch), and the pass's
+own rows in it count as a batch of their own, as in MLPRegressor's last
+batch. Every row is trained on once per epoch, and ``loss_curve_`` is the
+mean loss over the pass.""",
+}
+
+
 def render(template: str, *, mlp: str, score: str) -> str:
     """``template`` with each line holding only ``{name}`` replaced by that entry.
 
     The entry is indented like the placeholder; other lines are kept as they
     are (so literal braces elsewhere need no escaping).
     """
-    shared = {**PARAMETERS, **ATTRIBUTES}
+    shared = {**PARAMETERS, **ATTRIBUTES, **NOTES}
     lines = []
     for line in template.splitlines():
         name = line.strip()

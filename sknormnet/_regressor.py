@@ -195,15 +195,7 @@ default='squared_error'
     weight_averaging=0)`` has MLPRegressor's. The weights are initialized as MLPRegressor
     initializes them (uniform within Glorot's bound, biases included).
 
-    Rows are shuffled by the estimator, not by Keras, so that ``random_state``
-    makes fits reproducible without global seeding. Each epoch is one pass
-    over the reshuffled rows in ``ceil(n_samples / batch_size)`` full
-    batches: when the pass does not fill the last batch, the batch is
-    completed with rows of the same pass drawn again, which count zero in the
-    loss (BatchNormalization still never sees a tiny batch), and the pass's
-    own rows in it count as a batch of their own, as in MLPRegressor's last
-    batch. Every row is trained on once per epoch, and ``loss_curve_`` is the
-    mean loss over the pass.
+    {epochs}
 
     :meth:`predict` runs a float64 NumPy forward pass over ``coefs_`` and
     ``intercepts_`` rather than calling Keras: it agrees with

@@ -60,12 +60,17 @@ class Epoch(NamedTuple):
     step_rows: np.ndarray  # how many of the pass's rows each batch holds
 
 
+def epoch_steps(n_samples: int, batch_size: int) -> int:
+    """The batches of one epoch: ``ceil(n_samples / batch_size)``."""
+    return -(-n_samples // batch_size)
+
+
 def plan_epoch(
     n_samples: int, batch_size: int, rng: np.random.Generator, shuffle: bool
 ) -> Epoch:
     """The rows of one epoch over ``n_samples`` rows (``batch_size <= n_samples``)."""
     order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
-    steps = -(-n_samples // batch_size)
+    steps = epoch_steps(n_samples, batch_size)
     step_rows = np.full(steps, batch_size, np.int64)
     row_weights = np.ones(steps * batch_size, np.float32)
     last = n_samples - (steps - 1) * batch_size  # the pass's rows in the last batch
@@ -137,6 +142,11 @@ class TrainingRules:
     power_t: float
     verbose: int
 
+    @property
+    def epochs(self) -> int:
+        """The most epochs one call trains (``partial_fit``: one)."""
+        return 1 if self.incremental else self.max_epochs
+
 
 @dataclass(frozen=True)
 class TrainingResult:
@@ -171,13 +181,12 @@ def train(
         state.learning_rate = rules.learning_rate_init
     n_samples = data.X.shape[0]
     monitor = EpochMonitor(state, rules, n_samples, data.validate)
-    n_epochs = 1 if rules.incremental else rules.max_epochs
     with open_trainer(
         network, optimizer, weights, optimizer_state, data, rules, rng, callbacks
     ) as trainer:
         if rules.use_validation:
             monitor.best_weights = weights if state.loss_curve else None
-        for _ in range(n_epochs):
+        for _ in range(rules.epochs):
             epoch = plan_epoch(n_samples, rules.batch_size, rng, rules.shuffle)
             rates = np.full(len(epoch.step_rows), state.learning_rate, np.float32)
             losses = trainer.run_epoch(epoch, rates, len(state.loss_curve))
@@ -332,8 +341,7 @@ class EngineTrainer:
     stop_requested = False
 
     def __init__(self, runner, network: NetworkSpec, data: TrainingData, rules, rng):
-        epochs = 1 if rules.incremental else rules.max_epochs
-        runner.plan(epochs * -(-data.X.shape[0] // rules.batch_size))
+        runner.plan(rules.epochs * epoch_steps(data.X.shape[0], rules.batch_size))
         self.runner = runner
         self.data = data
         self.batch_size = rules.batch_size
