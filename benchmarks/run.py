@@ -311,7 +311,9 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     search adds on top. Both ends are taken after ``gc.collect()``; the start
     also after glibc's ``malloc_trim(0)``, so that the growth counts the freed
     heap the C allocator keeps (an upper bound of the process' cost), and the
-    end once more after it (``trimmed_mib``): the growth of live memory.
+    end once more after it (``trimmed_mib``): the growth of live memory; and
+    once more after clearing the runner cache (``without_cache_mib``): what
+    is left when the cached runners are gone.
     """
     from sknormnet import NormNetRegressor
 
@@ -339,13 +341,18 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     gc.collect()
     seconds = time.perf_counter() - start
     after = rss_mib()
+    trimmed = _trimmed_rss()
+    from sknormnet import _engines
+
+    _engines.clear()  # what the cached runners held
     return {
         "fits": n_fits,
         "varied": varied,
         "warmup_mib": before - cold,
         "before_mib": before,
         "after_mib": after,
-        "trimmed_mib": _trimmed_rss(),
+        "trimmed_mib": trimmed,
+        "without_cache_mib": _trimmed_rss(),
         "growth_every_50_mib": curve,
         "seconds": seconds,
     }
@@ -669,6 +676,12 @@ def goals(results: dict) -> list[dict]:
                 + (
                     f"; after malloc_trim {memory['trimmed_mib'] - memory['before_mib']:+.0f}"
                     if memory.get("trimmed_mib") is not None
+                    else ""
+                )
+                + (
+                    f", and without the runner cache "
+                    f"{memory['without_cache_mib'] - memory['before_mib']:+.0f}"
+                    if memory.get("without_cache_mib") is not None
                     else ""
                 )
                 + "; growth by fit"

@@ -70,8 +70,10 @@ class Runner:
         """Nothing to choose: every fit runs the compiled steps."""
 
     def close(self) -> None:
-        """Drop the compiled function's executables from JAX's caches."""
+        """Drop the compiled function's executables from JAX's caches, and the
+        function (it refers back to the runner through ``self._steps``)."""
         self._run.clear_cache()
+        self._run = self._state = None
 
     # ----------------------------------------------------------- training
     def run(

@@ -166,8 +166,15 @@ class Runner:
         return tuple(self._session.run(self._optimizer_variables))
 
     def close(self) -> None:
-        """Close the session: its graph, variables and thread pools go."""
+        """Close the session and drop it: its executors, variables and thread
+        pools go at once. The graph goes when Python collects it (a graph's
+        operations and the graph refer to each other), so the runner lets go
+        of everything that refers to it as well."""
         self._session.close()
+        self._session = self._graph = None
+        self._runs.clear()
+        self._feeds.clear()
+        self._load = None
 
     # ----------------------------------------------------------- training
     def run(

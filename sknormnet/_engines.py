@@ -24,10 +24,21 @@ small least-recently-used cache. A runner holds nothing that user code can
 reach (no callback ever sees it) and is taken out of the cache while a fit
 uses it, so concurrent fits never share one; the cache is bounded, and an
 evicted runner releases its compiled code.
+
+Building a runner (tracing, optimizing and compiling a graph) allocates and
+frees some ten megabytes of small blocks in the C heap; glibc keeps freed
+heap pages mapped, so a search over many architectures would see the
+process' resident memory climb by the allocator's slack rather than by
+anything still in use (measured: 60-130 MiB over 300 new architectures,
+against 30-80 MiB live). A fit that built a runner therefore ends by asking
+glibc to hand free pages back (``malloc_trim``, about 2.5 ms, once per new
+runner, never on a fit that reused one). It changes no allocator setting
+and frees nothing in use; on other C libraries it is skipped.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import threading
 from collections import OrderedDict
@@ -39,10 +50,27 @@ import keras
 from ._train import EngineTrainer
 
 ENGINES = {"tensorflow": "_engine_tensorflow", "jax": "_engine_jax"}
-MAX_RUNNERS = 8
+MAX_RUNNERS = 4
 
 _runners: OrderedDict = OrderedDict()
 _lock = threading.Lock()
+
+
+def _load_malloc_trim():
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the C library the process runs on
+    except (OSError, AttributeError, TypeError):  # not glibc, or not a POSIX dlopen
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def release_free_heap() -> None:
+    """Return the C heap's free pages to the system (glibc only; see above)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def backend_engine():
@@ -67,7 +95,8 @@ def open_trainer(
     key = (engine.__name__, network, optimizer)
     with _lock:
         runner = _runners.pop(key, None)
-    if runner is None:
+    built = runner is None
+    if built:
         runner = engine.Runner(network, optimizer)
     try:
         runner.load(weights, optimizer_state)
@@ -80,6 +109,8 @@ def open_trainer(
                 evicted.append(_runners.popitem(last=False)[1])
         for old in evicted:
             old.close()
+        if built or evicted:
+            release_free_heap()
 
 
 def clear() -> None:

@@ -7,7 +7,9 @@ an epoch at a time, a warning pointing at the wrong line. CI runs this module
 under TensorFlow and JAX.
 """
 
+import gc
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -219,6 +221,49 @@ def test_runner_cache_is_bounded_and_closes_what_it_evicts(data, monkeypatch):
                     runner.close = close
     assert len(sknormnet._engines._runners) <= 2
     assert len(closed) >= 2
+
+
+def test_a_fit_that_builds_a_runner_returns_free_heap_and_a_reuse_does_not(
+    data, monkeypatch
+):
+    if sknormnet._engines.backend_engine() is None:
+        pytest.skip("the backend engines' runner cache")
+    X, y = data
+    trims = []
+    monkeypatch.setattr(sknormnet._engines, "_malloc_trim", trims.append)
+    params = {**NET, "hidden_layer_sizes": (11, 3)}
+    sknormnet._engines.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NormNetRegressor(max_iter=1, **params).fit(X, y)
+        assert trims == [0]  # built a runner
+        NormNetRegressor(max_iter=1, **params).fit(X, y)
+        assert trims == [0]  # reused it
+
+
+def test_an_evicted_runner_is_freed_without_waiting_for_the_collector(
+    data, monkeypatch
+):
+    if sknormnet._engines.backend_engine() is None:
+        pytest.skip("the backend engines' runner cache")
+    X, y = data
+    monkeypatch.setattr(sknormnet._engines, "MAX_RUNNERS", 1)
+    sknormnet._engines.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NormNetRegressor(max_iter=1, **{**NET, "hidden_layer_sizes": (12,)}).fit(X, y)
+        (runner,) = sknormnet._engines._runners.values()
+        # what holds compiled code: the TensorFlow session, the JAX function
+        held = weakref.ref(getattr(runner, "_session", None) or runner._run)
+        del runner
+        gc.disable()
+        try:
+            NormNetRegressor(max_iter=1, **{**NET, "hidden_layer_sizes": (13,)}).fit(
+                X, y
+            )
+            assert held() is None
+        finally:
+            gc.enable()
 
 
 # ------------------------------------------- 4. sparse input, chunk by chunk
