@@ -27,7 +27,6 @@ other work only ever adds time).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import importlib.util
 import itertools
@@ -290,12 +289,17 @@ def predict_latency(repeats: int) -> dict:
     return out
 
 
-def rss_mib() -> float:
+def _status_mib(field: str) -> float:
+    """A memory figure of /proc/self/status in MiB (elsewhere: the peak RSS)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    return _status_mib("VmRSS")
 
 
 def memory_growth(n_fits: int, varied: bool) -> dict:
@@ -315,7 +319,7 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     once more after clearing the runner cache (``without_cache_mib``): what
     is left when the cached runners are gone.
     """
-    from sknormnet import NormNetRegressor
+    from sknormnet import NormNetRegressor, _engines
 
     X, y = make_data(1000, 11)
 
@@ -342,8 +346,6 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
     seconds = time.perf_counter() - start
     after = rss_mib()
     trimmed = _trimmed_rss()
-    from sknormnet import _engines
-
     _engines.clear()  # what the cached runners held
     return {
         "fits": n_fits,
@@ -360,11 +362,10 @@ def memory_growth(n_fits: int, varied: bool) -> dict:
 
 def _trimmed_rss() -> float:
     """RSS after a collection and glibc's ``malloc_trim(0)`` (where there is glibc)."""
+    from sknormnet import _engines
+
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the plain RSS
-        pass
+    _engines.release_free_heap()
     return rss_mib()
 
 
@@ -380,11 +381,7 @@ def _reset_peak() -> bool:
 
 def _peak_mib() -> float:
     """The process' peak RSS since the last reset (or since it started)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mib("VmHWM")
 
 
 def sparse_peak(rows: int, columns: int, density: float, repeats: int = 3) -> dict:

@@ -88,9 +88,7 @@ class _Batches(keras.utils.PyDataset):
         index = self.epoch.rows[batch]
         X = self.data.X[index]
         X = X.toarray() if sparse.issparse(X) else X
-        weights = self.epoch.row_weights[batch]
-        if self.data.sample_weight is not None:
-            weights = weights * self.data.sample_weight[index]
+        weights = self.epoch.weights(batch, self.data.sample_weight)
         return X, self.data.y[index], weights
 
 

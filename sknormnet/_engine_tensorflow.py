@@ -166,15 +166,11 @@ class Runner:
         return tuple(self._session.run(self._optimizer_variables))
 
     def close(self) -> None:
-        """Close the session and drop it: its executors, variables and thread
-        pools go at once. The graph goes when Python collects it (a graph's
-        operations and the graph refer to each other), so the runner lets go
-        of everything that refers to it as well."""
+        """Close the session and drop it: its executors, variables' buffers
+        and thread pools go at once, not when Python next collects the graph
+        (whose operations and the graph refer to each other)."""
         self._session.close()
-        self._session = self._graph = None
-        self._runs.clear()
-        self._feeds.clear()
-        self._load = None
+        self._session = None
 
     # ----------------------------------------------------------- training
     def run(

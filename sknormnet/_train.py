@@ -59,6 +59,14 @@ class Epoch(NamedTuple):
     row_weights: np.ndarray  # float32 factor of each row's loss (1, B/k or 0)
     step_rows: np.ndarray  # how many of the pass's rows each batch holds
 
+    def weights(self, part: slice, sample_weight: np.ndarray | None) -> np.ndarray:
+        """The loss weight of each row in ``rows[part]``: its factor in this
+        epoch times its ``sample_weight``."""
+        weights = self.row_weights[part]
+        if sample_weight is not None:
+            weights = weights * sample_weight[self.rows[part]]
+        return weights
+
 
 def epoch_steps(n_samples: int, batch_size: int) -> int:
     """The batches of one epoch: ``ceil(n_samples / batch_size)``."""
@@ -362,15 +370,13 @@ class EngineTrainer:
         for start in range(0, n_steps, self.chunk_steps):
             k = min(self.chunk_steps, n_steps - start)
             capacity = _padded(k, self.chunk_steps) if self.runner.pads else k
-            index = rows[start * B : (start + k) * B]
+            part = slice(start * B, (start + k) * B)
+            index = rows[part]
             X = data.X[index]
             X = X.toarray() if sparse.issparse(X) else X
             xs = _batches(X, capacity, B)
             ys = _batches(data.y[index], capacity, B)
-            weights = epoch.row_weights[start * B : (start + k) * B]
-            if data.sample_weight is not None:
-                weights = weights * data.sample_weight[index]
-            sws = _batches(weights, capacity, B)
+            sws = _batches(epoch.weights(part, data.sample_weight), capacity, B)
             # drawn for the k real steps only: the masks do not depend on padding
             bits = self.rng.integers(
                 0, 2**DROPOUT_BITS, (k, B, self.n_bits), dtype=np.uint16
