@@ -35,6 +35,9 @@ from ._spec import DROPOUT_BITS, NetworkSpec, OptimizerSpec
 # Upper bound on the bytes of one chunk of batches laid out for a trainer
 # (X densified, y, weights, dropout bits); one batch when a batch is larger.
 CHUNK_BYTES = 32 * 2**20
+# JAX uses a NumPy array's buffer in place when its data start on a multiple
+# of this many bytes (XLA's alignment on CPU) and copies any other array first
+ALIGNMENT = 64
 # 'adaptive' stops once the learning rate would fall below this (MLPRegressor's).
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 # A loss this many times the first batch's loss (of the call) has diverged.
@@ -372,11 +375,9 @@ class EngineTrainer:
             capacity = _padded(k, self.chunk_steps) if self.runner.pads else k
             part = slice(start * B, (start + k) * B)
             index = rows[part]
-            X = data.X[index]
-            X = X.toarray() if sparse.issparse(X) else X
-            xs = _batches(X, capacity, B)
-            ys = _batches(data.y[index], capacity, B)
-            sws = _batches(epoch.weights(part, data.sample_weight), capacity, B)
+            xs = _batches(data.X, index, capacity, B)
+            ys = _batches(data.y, index, capacity, B)
+            sws = _batches(epoch.weights(part, data.sample_weight), None, capacity, B)
             # drawn for the k real steps only: the masks do not depend on padding
             bits = self.rng.integers(
                 0, 2**DROPOUT_BITS, (k, B, self.n_bits), dtype=np.uint16
@@ -410,12 +411,33 @@ def _padded(k: int, limit: int) -> int:
     return min(limit, -(-k // granule) * granule)
 
 
-def _batches(values: np.ndarray, capacity: int, batch_size: int) -> np.ndarray:
-    """``values`` (rows first) as ``capacity`` batches, zero-padded at the end."""
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    shape = (capacity, batch_size, *values.shape[1:])
-    if values.shape[0] == capacity * batch_size:
-        return values.reshape(shape)
-    out = np.zeros(shape, np.float32)
-    out.reshape(-1, *values.shape[1:])[: values.shape[0]] = values
+def _batches(values, rows, capacity: int, batch_size: int) -> np.ndarray:
+    """``values[rows]`` (``rows`` None: all of them) as ``capacity`` batches,
+    zero-padded at the end.
+
+    Sparse rows are densified straight into the batches, dense ones gathered
+    into them, in a buffer aligned so that JAX trains on it in place: the
+    chunk is never copied whole (NumPy's own large arrays are misaligned by
+    16 bytes, and JAX copies them first).
+    """
+    out = _aligned_zeros((capacity, batch_size, *values.shape[1:]))
+    filled = out.reshape(-1, *values.shape[1:])[
+        : values.shape[0] if rows is None else len(rows)
+    ]
+    if rows is None:
+        filled[...] = values
+    elif sparse.issparse(values):
+        values[rows].toarray(out=filled)
+    elif values.dtype == np.float32:
+        np.take(values, rows, axis=0, out=filled)
+    else:
+        filled[...] = values[rows]
     return out
+
+
+def _aligned_zeros(shape: tuple) -> np.ndarray:
+    """float32 zeros whose data start on a multiple of ``ALIGNMENT`` bytes."""
+    size = 4 * math.prod(shape)
+    raw = np.zeros(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size].view(np.float32).reshape(shape)

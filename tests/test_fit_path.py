@@ -279,8 +279,8 @@ def test_sparse_input_is_densified_one_bounded_chunk_at_a_time(data, monkeypatch
     widest = []
     original = sknormnet._train._batches
 
-    def recording(values, capacity, batch_size):
-        out = original(values, capacity, batch_size)
+    def recording(values, rows, capacity, batch_size):
+        out = original(values, rows, capacity, batch_size)
         if out.ndim == 3 and out.shape[2] == 400:
             widest.append(out.nbytes)
         return out
@@ -295,6 +295,37 @@ def test_sparse_input_is_densified_one_bounded_chunk_at_a_time(data, monkeypatch
     assert widest and max(widest) <= 4 * 2 * 16 * 400  # two batches of X at most
     assert len(widest) == 2 * 4  # 8 steps an epoch, 2 per chunk, 2 epochs
     np.testing.assert_allclose(chunked.predict(X_sparse), dense.predict(X_sparse))
+
+
+@pytest.mark.parametrize("kind", ["dense", "float64", "sparse", "weights"])
+def test_chunks_are_aligned_padded_copies_of_the_rows(kind):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, 7)).astype(np.float32)
+    rows = rng.permutation(50)[:37]
+    source = {
+        "dense": values,
+        "float64": values.astype(np.float64),
+        "sparse": sparse.csr_matrix(np.where(values > 0.5, values, 0)),
+        "weights": values[:37, 0],
+    }[kind]
+    chosen = None if kind == "weights" else rows
+    out = sknormnet._train._batches(source, chosen, 5, 8)  # 40 rows for 37
+    assert out.dtype == np.float32 and out.ctypes.data % sknormnet._train.ALIGNMENT == 0
+    expected = source if chosen is None else source[rows]
+    expected = expected.toarray() if sparse.issparse(expected) else expected
+    flat = out.reshape(40, -1) if out.ndim == 3 else out.reshape(40)
+    np.testing.assert_array_equal(flat[:37], expected)
+    assert not flat[37:].any()  # the padded steps' rows are zeros
+
+
+def test_jax_takes_an_aligned_chunk_without_copying_it():
+    """The premise of the aligned chunks: JAX uses such a buffer in place."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX backend only")
+    import jax
+
+    out = sknormnet._train._batches(np.ones((300, 20), np.float32), None, 2, 256)
+    assert jax.device_put(out).unsafe_buffer_pointer() == out.ctypes.data
 
 
 # ------------------------------------- 5. partial_fit on chunks of any size
