@@ -77,6 +77,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         "dropout_rate": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "batchnorm": [StrOptions({k for k in BATCHNORM_PLACEMENTS if k}), None],
         "batchnorm_momentum": [Interval(Real, 0, 1, closed="neither")],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -116,6 +117,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         dropout_rate,
         batchnorm,
         batchnorm_momentum,
+        n_members,
         solver,
         alpha,
         batch_size,
@@ -144,6 +146,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         self.dropout_rate = dropout_rate
         self.batchnorm = batchnorm
         self.batchnorm_momentum = batchnorm_momentum
+        self.n_members = n_members
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -244,6 +247,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 f"dropout_rate must hold floats in [0, 1), got {self.dropout_rate!r}."
             )
         rates = tuple(float(r) for r in rates)
+        if any(s % self.n_members for s in sizes):
+            raise ValueError(
+                f"n_members={self.n_members} splits every hidden layer's units "
+                "evenly between the members, but hidden_layer_sizes="
+                f"{tuple(sizes)!r} has a layer whose size is not a multiple of "
+                f"{self.n_members}. Use sizes that are multiples of n_members "
+                f"(e.g. {tuple(-(-s // self.n_members) * self.n_members for s in sizes)!r})."
+            )
         return tuple(int(s) for s in sizes), rates
 
     def _layer_plan(self, n_outputs: int) -> list[LayerSpec]:
@@ -255,6 +266,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             self.batchnorm,
             n_outputs,
             self._out_activation,
+            self.n_members,
         )
 
     def describe_layers(self, n_features="n_features", n_outputs=1) -> str:
@@ -462,9 +474,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             batch_size=batch_size,
             max_epochs=self.max_iter,
             shuffle=self.shuffle,
-            # MLPRegressor's penalty, 0.5 * alpha * ||W||^2 / batch size (adamw
-            # applies alpha as decoupled weight decay instead)
-            l2=0.0 if self.solver == "adamw" else 0.5 * float(self.alpha) / batch_size,
+            l2=self._penalty_factor(batch_size),
             tol=float(self.tol),
             averaging=0.0 if incremental else float(self.weight_averaging),
             n_iter_no_change=self.n_iter_no_change,
@@ -475,6 +485,17 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             power_t=float(self.power_t),
             verbose=self.verbose,
         )
+
+    def _penalty_factor(self, batch_size: int) -> float:
+        """The factor of the sum of squared kernels in the objective.
+
+        MLPRegressor's penalty, ``0.5 * alpha * ||W||^2 / batch_size``, for each
+        member (the objective is the members' mean); AdamW applies ``alpha``
+        as decoupled weight decay instead.
+        """
+        if self.solver == "adamw":
+            return 0.0
+        return 0.5 * float(self.alpha) / batch_size / self.n_members
 
     def _copied_callbacks(self) -> list:
         copies = []
@@ -630,7 +651,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         penalty), on the folded network's raw outputs.
         """
         X_val, y_val, sw_val = validation
-        l2 = 0.0 if self.solver == "adamw" else 0.5 * float(self.alpha) / batch_size
+        l2 = self._penalty_factor(batch_size)
 
         def validate(weights):
             coefs, intercepts, activations, _ = fold(network, weights)

@@ -55,6 +55,8 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
 
     {batchnorm_momentum}
 
+    {n_members}
+
     {solver}
 
     {alpha}
@@ -243,6 +245,7 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
         dropout_rate=0.0,
         batchnorm=None,
         batchnorm_momentum=0.99,
+        n_members=1,
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -274,6 +277,7 @@ class NormNetClassifier(ClassifierMixin, BaseNormNet):
             dropout_rate=dropout_rate,
             batchnorm=batchnorm,
             batchnorm_momentum=batchnorm_momentum,
+            n_members=n_members,
             solver=solver,
             alpha=alpha,
             batch_size=batch_size,

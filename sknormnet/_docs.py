@@ -41,8 +41,24 @@ solver : {'adam', 'adamw', 'sgd', 'rmsprop'}, default='adam'
 alpha : float, default=0.0001
     Strength of the L2 penalty on the Dense kernels (not the biases, nor
     BatchNorm's parameters). As in {mlp}, the training objective is
-    ``loss + 0.5 * alpha * ||W||^2 / batch_size``. With
-    ``solver='adamw'``, the weight decay rate instead.""",
+    ``loss + 0.5 * alpha * ||W||^2 / batch_size`` (with ``n_members``, each
+    member's loss and kernels: the penalty is divided by ``n_members``).
+    With ``solver='adamw'``, the weight decay rate instead.""",
+    "n_members": """\
+n_members : int, default=1
+    Number of independent networks trained side by side in one model, whose
+    outputs are averaged: an ensemble at the cost of one network. Every
+    hidden layer's units are split evenly between the members (each of
+    ``hidden_layer_sizes`` must be a multiple of ``n_members``): member
+    ``k`` has ``hidden_layer_sizes[i] / n_members`` units in layer ``i``,
+    connected only to its own units of the layer before. The objective is
+    the mean of the members' own losses; they train on the same batches
+    with their own Dropout masks and initial weights, and stop together
+    (early stopping scores their averaged prediction). Predictions are the
+    mean of the members' outputs (a classifier's members average their
+    logits). ``coefs_`` hold the whole network as one MLP, its split layers
+    as block-diagonal matrices. A split layer has ``1 / n_members`` of the
+    weights (and arithmetic) of an unsplit layer of the same width.""",
     "max_iter": """\
 max_iter : int, default=200
     Number of epochs.""",

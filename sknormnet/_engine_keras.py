@@ -32,7 +32,7 @@ class KerasTrainer:
         model = build_model(network, seeds, raw_output=True, l2=rules.l2)
         model.compile(
             optimizer=make_optimizer(optimizer, rules.learning_rate_init),
-            loss=RawOutputLoss(optimizer.loss, network.out_activation),
+            loss=RawOutputLoss(optimizer.loss, network.out_activation, network.members),
         )
         set_state(model, weights, optimizer_state)
         self.model = model

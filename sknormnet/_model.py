@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from ._names import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._ops import dense_product
 from ._spec import BATCHNORM_EPSILON, NetworkSpec, OptimizerSpec
 
 # every activation a plan can name: the hidden ones and the output-only ones
@@ -40,6 +41,80 @@ _KERAS_OPTIMIZERS = {
 }
 
 
+@keras.saving.register_keras_serializable(package="sknormnet")
+class MemberDense(keras.layers.Layer):
+    """A Dense layer split between ``members`` independent networks.
+
+    The input's columns and the ``units`` are split evenly between the
+    members; member ``k``'s units see member ``k``'s columns only, through
+    its own kernel (the kernel has shape ``(members, fan_in, fan_out)``).
+    Weights start at zero: a network's weights are always set from the fit.
+    """
+
+    def __init__(
+        self, units, members, activation=None, use_bias=True, kernel_regularizer=None,
+        **kwargs,
+    ):  # fmt: skip
+        super().__init__(**kwargs)
+        self.units = units
+        self.members = members
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape):
+        k = self.members
+        self.kernel = self.add_weight(
+            shape=(k, input_shape[-1] // k, self.units // k),
+            initializer="zeros",
+            regularizer=self.kernel_regularizer,
+            name="kernel",
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.units,), initializer="zeros", name="bias"
+            )
+
+    def call(self, inputs):
+        h = dense_product(inputs, self.kernel)
+        if self.use_bias:
+            h = h + self.bias
+        return self.activation(h)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "members": self.members,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="sknormnet")
+class MemberMean(keras.layers.Layer):
+    """The mean of ``members`` equal-width blocks of the input's columns."""
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        self.members = members
+
+    def call(self, inputs):
+        width = inputs.shape[-1] // self.members
+        split = keras.ops.reshape(inputs, (-1, self.members, width))
+        return keras.ops.mean(split, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // self.members)
+
+    def get_config(self):
+        return {**super().get_config(), "members": self.members}
+
+
 def build_model(
     spec: NetworkSpec,
     seeds: Iterator[int],
@@ -53,24 +128,46 @@ def build_model(
     otherwise draw one from its process-global seed generator. Layers are
     named after the plan, so Keras' global name counters are not used. With
     ``raw_output`` the output layer has no activation (a classifier's
-    logits); ``l2`` adds Keras' L2 regularizer to every kernel.
+    logits); ``l2`` adds Keras' L2 regularizer to every kernel. A network
+    with members ends with each member's raw outputs side by side (with
+    ``raw_output``), or with their mean through the output activation.
     """
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     layers: list = [keras.Input(shape=(spec.n_features,), name="input")]
     for layer in spec.layers:
         if layer.kind == "dense":
             activation = layer.activation
-            if raw_output and layer is spec.layers[-1]:
-                activation = None
-            layers.append(
-                keras.layers.Dense(
+            output = layer is spec.layers[-1]
+            if output and (raw_output or layer.members > 1):
+                activation = None  # a mean of members is taken on raw outputs
+            keras_activation = _KERAS_ACTIVATIONS[activation] if activation else None
+            if layer.members > 1:
+                dense = MemberDense(
                     layer.units,
-                    activation=_KERAS_ACTIVATIONS[activation] if activation else None,
+                    layer.members,
+                    activation=keras_activation,
                     use_bias=layer.use_bias,
                     kernel_regularizer=regularizer,
                     name=layer.name,
                 )
-            )
+            else:
+                dense = keras.layers.Dense(
+                    layer.units,
+                    activation=keras_activation,
+                    use_bias=layer.use_bias,
+                    kernel_regularizer=regularizer,
+                    name=layer.name,
+                )
+            layers.append(dense)
+            if output and layer.members > 1 and not raw_output:
+                layers.append(MemberMean(layer.members, name="member_mean"))
+                if layer.activation not in (None, "identity"):
+                    layers.append(
+                        keras.layers.Activation(
+                            _KERAS_ACTIVATIONS[layer.activation],
+                            name="output_activation",
+                        )
+                    )
         elif layer.kind == "batchnorm":
             layers.append(
                 keras.layers.BatchNormalization(

@@ -88,7 +88,7 @@ def forward_train(spec: NetworkSpec, weights, x, masks):
     h = x
     for layer in spec.layers[:-1]:
         if layer.kind == "dense":
-            h = ops.matmul(h, values[(layer.name, "kernel")])
+            h = dense_product(h, values[(layer.name, "kernel")])
             if layer.use_bias:
                 h = h + values[(layer.name, "bias")]
             if layer.activation:
@@ -110,8 +110,23 @@ def forward_train(spec: NetworkSpec, weights, x, masks):
             h = h * masks[:, offset : offset + width]
             offset += width
     output = spec.layers[-1]
-    h = ops.matmul(h, values[(output.name, "kernel")]) + values[(output.name, "bias")]
+    h = (
+        dense_product(h, values[(output.name, "kernel")])
+        + values[(output.name, "bias")]
+    )
     return h, moving
+
+
+def dense_product(h, kernel):
+    """``h @ kernel``; a kernel of shape ``(members, fan_in, fan_out)`` multiplies
+    each member's slice of ``h``'s columns by its own matrix."""
+    if len(kernel.shape) == 2:
+        return ops.matmul(h, kernel)
+    members, fan_in, fan_out = kernel.shape
+    split = ops.reshape(h, (-1, members, fan_in))
+    return ops.reshape(
+        ops.einsum("bki,kio->bko", split, kernel), (-1, members * fan_out)
+    )
 
 
 def per_row_loss(loss: str, out_activation: str, raw, y):
@@ -142,6 +157,17 @@ def per_row_loss(loss: str, out_activation: str, raw, y):
     raise AssertionError(loss)  # pragma: no cover - validated by the estimator
 
 
+def member_loss(loss: str, out_activation: str, members: int, raw, y):
+    """Each row's loss; with members (their raw outputs side by side), the
+    mean of the members' losses: each member trains as a network of its own,
+    on the same batches."""
+    if members == 1:
+        return per_row_loss(loss, out_activation, raw, y)
+    split = ops.reshape(raw, (-1, members, ops.shape(y)[-1]))
+    rows = per_row_loss(loss, out_activation, split, ops.expand_dims(y, 1))
+    return ops.mean(rows, axis=-1)
+
+
 def objective(spec: NetworkSpec, loss: str, raw, y, sample_weight, weights, l2):
     """The loss a training step minimizes: weighted data loss plus L2 penalty.
 
@@ -149,7 +175,7 @@ def objective(spec: NetworkSpec, loss: str, raw, y, sample_weight, weights, l2):
     divided by the batch size. The penalty is ``l2 * sum(kernel ** 2)``;
     without ``weights``, the data loss alone.
     """
-    rows = per_row_loss(loss, spec.out_activation, raw, y)
+    rows = member_loss(loss, spec.out_activation, spec.members, raw, y)
     data = ops.sum(rows * sample_weight) / ops.cast(ops.shape(rows)[0], rows.dtype)
     if weights is None:  # the caller adds the penalty
         return data
@@ -167,22 +193,28 @@ def penalty_sum(spec: NetworkSpec, weights):
 
 @keras.saving.register_keras_serializable(package="sknormnet")
 class RawOutputLoss(keras.losses.Loss):
-    """``per_row_loss`` as a Keras loss, for the Keras ``Model.fit`` path.
+    """``member_loss`` as a Keras loss, for the Keras ``Model.fit`` path.
 
-    The model it trains ends with a linear output layer (the raw outputs);
-    Keras applies the sample weights and the 'sum_over_batch_size' reduction.
+    The model it trains ends with a linear output layer (the raw outputs,
+    each member's side by side); Keras applies the sample weights and the
+    'sum_over_batch_size' reduction.
     """
 
-    def __init__(self, loss: str, out_activation: str):
+    def __init__(self, loss: str, out_activation: str, members: int = 1):
         super().__init__(name=loss, reduction="sum_over_batch_size")
         self.loss = loss
         self.out_activation = out_activation
+        self.members = members
 
     def call(self, y_true, y_pred):
-        return per_row_loss(self.loss, self.out_activation, y_pred, y_true)
+        return member_loss(self.loss, self.out_activation, self.members, y_pred, y_true)
 
     def get_config(self):
-        return {"loss": self.loss, "out_activation": self.out_activation}
+        return {
+            "loss": self.loss,
+            "out_activation": self.out_activation,
+            "members": self.members,
+        }
 
 
 def mean_loss(loss: str, out_activation: str, raw, y, sample_weight) -> float:

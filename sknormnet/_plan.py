@@ -14,7 +14,12 @@ from ._names import SCALE_EQUIVARIANT_ACTIVATIONS
 
 
 class LayerSpec(NamedTuple):
-    """One layer: ``kind`` is 'dense', 'batchnorm', 'activation' or 'dropout'."""
+    """One layer: ``kind`` is 'dense', 'batchnorm', 'activation' or 'dropout'.
+
+    A Dense layer with ``members > 1`` is that many independent Dense layers
+    side by side: its input and its ``units`` are split evenly between them,
+    and member ``k``'s units see member ``k``'s inputs only.
+    """
 
     kind: str
     name: str
@@ -23,12 +28,18 @@ class LayerSpec(NamedTuple):
     use_bias: bool = True
     rate: float = 0.0
     scale: bool = True
+    members: int = 1
 
     def __str__(self) -> str:
         if self.kind == "dense":
             act = f", {self.activation}" if self.activation else ""
             bias = "" if self.use_bias else ", no bias"
-            return f"Dense({self.units}{act}{bias})"
+            split = (
+                f", {self.members} members of {self.units // self.members}"
+                if self.members > 1
+                else ""
+            )
+            return f"Dense({self.units}{split}{act}{bias})"
         if self.kind == "batchnorm":
             return "BatchNorm" if self.scale else "BatchNorm(no scale)"
         if self.kind == "activation":
@@ -43,6 +54,7 @@ def layer_plan(
     batchnorm: str | None,
     n_outputs: int,
     out_activation: str = "identity",
+    members: int = 1,
 ) -> list[LayerSpec]:
     """Return the layers of the network in order, input excluded.
 
@@ -59,6 +71,13 @@ def layer_plan(
       scale is dropped when the activation is scale-equivariant (identity,
       relu): the next Dense kernel absorbs it.
     - ``'after_activation'``: one after each hidden block, behind its Dropout.
+
+    ``members > 1`` makes the network that many independent networks side by
+    side, which see the same input: every hidden layer's units are split
+    evenly between them, every Dense layer after the first is split into
+    ``members`` (see ``LayerSpec``), and the output layer gives each member's
+    outputs (``members * n_outputs`` units), which the fitted network
+    averages.
     """
     plan: list[LayerSpec] = []
 
@@ -72,8 +91,13 @@ def layer_plan(
     ):
         if batchnorm == "before_dense":
             batchnorm_layer(str(i))
+        split = members if i > 0 else 1
         if batchnorm == "before_activation":
-            plan.append(LayerSpec("dense", f"dense_{i}", units=units, use_bias=False))
+            plan.append(
+                LayerSpec(
+                    "dense", f"dense_{i}", units=units, use_bias=False, members=split
+                )
+            )
             batchnorm_layer(
                 str(i), scale=activation not in SCALE_EQUIVARIANT_ACTIVATIONS
             )
@@ -82,7 +106,13 @@ def layer_plan(
             )
         else:
             plan.append(
-                LayerSpec("dense", f"dense_{i}", units=units, activation=activation)
+                LayerSpec(
+                    "dense",
+                    f"dense_{i}",
+                    units=units,
+                    activation=activation,
+                    members=split,
+                )
             )
         if rate > 0:
             plan.append(LayerSpec("dropout", f"dropout_{i}", rate=float(rate)))
@@ -91,11 +121,20 @@ def layer_plan(
     if batchnorm == "before_dense":
         batchnorm_layer("output")
     plan.append(
-        LayerSpec("dense", "output", units=n_outputs, activation=out_activation)
+        LayerSpec(
+            "dense",
+            "output",
+            units=members * n_outputs,
+            activation=out_activation,
+            members=members,
+        )
     )
     return plan
 
 
 def describe_plan(plan: list[LayerSpec], n_features: int | str = "n_features") -> str:
     """One line per layer, the input first: the picture used in the docs."""
-    return "\n".join([f"Input({n_features})", *(str(layer) for layer in plan)])
+    lines = [f"Input({n_features})", *(str(layer) for layer in plan)]
+    if plan[-1].members > 1:
+        lines.append(f"Mean of the {plan[-1].members} members' outputs")
+    return "\n".join(lines)

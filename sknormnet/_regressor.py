@@ -50,6 +50,8 @@ class NormNetRegressor(RegressorMixin, BaseNormNet):
 
     {batchnorm_momentum}
 
+    {n_members}
+
     {solver}
 
     {alpha}
@@ -237,6 +239,7 @@ default='squared_error'
         dropout_rate=0.1,
         batchnorm=None,
         batchnorm_momentum=0.99,
+        n_members=1,
         solver="adam",
         alpha=0.0001,
         batch_size=512,
@@ -268,6 +271,7 @@ default='squared_error'
             dropout_rate=dropout_rate,
             batchnorm=batchnorm,
             batchnorm_momentum=batchnorm_momentum,
+            n_members=n_members,
             solver=solver,
             alpha=alpha,
             batch_size=batch_size,

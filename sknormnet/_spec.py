@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.linalg
 
 from ._names import SOLVER_OPTIONS, SOLVER_SLOTS
 from ._plan import LayerSpec
@@ -54,7 +55,13 @@ class NetworkSpec:
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].units
+        """The network's outputs (each member's, when it has members)."""
+        return self.layers[-1].units // self.members
+
+    @property
+    def members(self) -> int:
+        """How many independent networks side by side (1: a plain network)."""
+        return self.layers[-1].members
 
     @property
     def out_activation(self) -> str:
@@ -70,7 +77,13 @@ class NetworkSpec:
         width = self.n_features
         for layer in self.layers:
             if layer.kind == "dense":
-                out.append(Variable(layer.name, "kernel", (width, layer.units), True))
+                k = layer.members
+                shape = (
+                    (width, layer.units)
+                    if k == 1
+                    else (k, width // k, layer.units // k)
+                )
+                out.append(Variable(layer.name, "kernel", shape, True))
                 if layer.use_bias:
                     out.append(Variable(layer.name, "bias", (layer.units,), True))
                 width = layer.units
@@ -163,6 +176,8 @@ def initial_weights(spec: NetworkSpec, rng: np.random.Generator) -> tuple:
     Every Dense layer's kernel and bias are drawn uniformly from
     ``±sqrt(6 / (fan_in + fan_out))`` (Glorot's bound; ``2`` instead of ``6``
     with a logistic hidden activation); BatchNorm starts as the identity.
+    With members, each member is initialized as a network of its own: the
+    fans are a member's (the first layer's outputs split between them).
     Drawn from the fit's own generator, so the initial network is the same on
     every backend.
     """
@@ -171,7 +186,9 @@ def initial_weights(spec: NetworkSpec, rng: np.random.Generator) -> tuple:
     bound = 0.0
     for var in spec.variables():
         if var.name == "kernel":
-            fan_in, fan_out = var.shape
+            fan_in, fan_out = var.shape[-2:]
+            if len(var.shape) == 2:  # the first layer: every member's units
+                fan_out //= spec.members
             bound = np.sqrt(factor / (fan_in + fan_out))
             weights.append(rng.uniform(-bound, bound, var.shape).astype(np.float32))
         elif var.name == "bias":  # drawn with its kernel's bound
@@ -211,6 +228,10 @@ def fold(
     Dropout is the identity at inference; its rate is kept, per folded layer,
     for stochastic (Monte-Carlo) passes.
 
+    A Dense layer split into members becomes one block-diagonal kernel, and
+    the members' outputs are averaged by the output layer (the mean of their
+    raw outputs: a classifier's members average their logits).
+
     Returns ``coefs, intercepts, activations, dropout_rates`` in float64, one
     entry per Dense layer.
     """
@@ -228,6 +249,8 @@ def fold(
     for layer in spec.layers:
         if layer.kind == "dense":
             kernel = arrays[layer.name]["kernel"]
+            if kernel.ndim == 3:  # members side by side
+                kernel = scipy.linalg.block_diag(*kernel)
             bias = arrays[layer.name].get("bias", np.zeros(kernel.shape[1]))
             if pending is not None:
                 scale, shift = pending
@@ -258,4 +281,8 @@ def fold(
         elif layer.kind == "dropout":
             rates[-1] = layer.rate
             open_dense = False
+    if spec.members > 1:  # the output layer: the mean of the members' outputs
+        k, n = spec.members, spec.n_outputs
+        coefs[-1] = coefs[-1].reshape(-1, k, n).sum(axis=1) / k
+        intercepts[-1] = intercepts[-1].reshape(k, n).mean(axis=0)
     return coefs, intercepts, activations, rates

@@ -852,6 +852,7 @@ INVALID_VALUES = {
     "dropout_rate": [1.0, -0.1, "0.1"],
     "batchnorm": ["sideways", True],
     "batchnorm_momentum": [0.0, 1.0],
+    "n_members": [0, 2.5, "4"],
     "solver": ["lbfgs"],
     "alpha": [-1e-4, "0"],
     "batch_size": [0, 2.5, "all"],
