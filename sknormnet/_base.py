@@ -340,7 +340,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             if network != self._network_spec:
                 raise ValueError(
                     "The network changed since the last fit (hidden layers, "
-                    "activation, dropout, batchnorm or number of features); "
+                    "activation, dropout, batchnorm, n_members or number of features); "
                     "warm_start and partial_fit continue the same network. Refit "
                     "from scratch with warm_start=False."
                 )
