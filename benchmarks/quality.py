@@ -26,6 +26,9 @@ Data, all available offline:
 
 Models: ``mlp`` (MLPRegressor/MLPClassifier defaults), ``hgb``
 (HistGradientBoosting defaults), ``normnet`` (NormNet defaults),
+``members`` (the defaults with ``n_members``: 8 members of 64-64 side by
+side for regression, ``hidden_layer_sizes=(512, 512)``; 4 members of 100
+for classification, ``(400,)``),
 ``recommended`` (the docs' recommended settings: skrub's SquashingScaler
 in place of StandardScaler, and the mean of 5 networks, each seeded
 differently, through scikit-learn's ``BaggingRegressor`` without bootstrap),
@@ -58,7 +61,7 @@ REGRESSION = [
     "friedman3", "wage", "diamonds", "computers", "cps1988",
 ]  # fmt: skip
 CLASSIFICATION = ["wine_good", "oj", "spam7", "beps"]
-MODELS = ["mlp", "hgb", "normnet", "recommended", "realmlp", "tabm"]
+MODELS = ["mlp", "hgb", "normnet", "members", "recommended", "realmlp", "tabm"]
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -189,6 +192,13 @@ def recommended_params() -> dict:
     )
 
 
+def members_params(task: str) -> dict:
+    """The defaults split into members (docs/user_guide.rst, ``n_members``)."""
+    if task == "regression":
+        return dict(hidden_layer_sizes=(512, 512), n_members=8)
+    return dict(hidden_layer_sizes=(400,), n_members=4)
+
+
 def make_model(name: str, task: str, seed: int):
     """The estimator, and whether to standardise a regression target."""
     regression = task == "regression"
@@ -217,7 +227,11 @@ def make_model(name: str, task: str, seed: int):
     from sknormnet import NormNetClassifier, NormNetRegressor
 
     kind = NormNetRegressor if regression else NormNetClassifier
-    params = {} if name == "normnet" else recommended_params()
+    params = {
+        "normnet": {},
+        "members": members_params(task),
+        "recommended": recommended_params(),
+    }[name]
     if name == "recommended":
         from sklearn.ensemble import BaggingClassifier, BaggingRegressor
 

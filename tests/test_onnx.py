@@ -101,6 +101,20 @@ def test_regressor_matches_predict(data, batchnorm, n_outputs):
     np.testing.assert_allclose(out64, expected, **FLOAT64_TOL)
 
 
+@pytest.mark.parametrize("batchnorm", [None, "before_activation"])
+def test_members_export_as_the_fitted_mean(data, batchnorm):
+    """With ``n_members`` the folded network (block-diagonal layers, the
+    members' mean in the output layer) is what the graph computes."""
+    X, Y = data
+    params = {**TINY, "hidden_layer_sizes": (6, 4), "n_members": 2}
+    reg = NormNetRegressor(batchnorm=batchnorm, **params).fit(X, Y)
+    (out64,) = _run(reg, X)
+    np.testing.assert_allclose(out64, reg.predict(X), **FLOAT64_TOL)
+    clf = NormNetClassifier(batchnorm=batchnorm, **params).fit(X, Y[:, 0] > 0.2)
+    _, proba = _run(clf, X, options={"zipmap": False})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), **FLOAT64_TOL)
+
+
 def test_regressor_declares_its_output_shape(data):
     X, Y = data
     reg = NormNetRegressor(**TINY).fit(X, Y)
