@@ -729,14 +729,19 @@ def goals(results: dict) -> list[dict]:
         by_rows = sparse.get("peak_growth_by_rows_mib", {})
         by_fit = sparse.get("peak_growth_by_fit_mib", {})
         more = max(by_rows, key=int) if by_rows else None
+        # one fit's peak varies by up to a batch's copy from fit to fit: the
+        # most rows' highest peak is held against the highest of every smaller
+        # size (one batch is the least a fit can densify)
+        fewer = max((g for n, g in by_rows.items() if n != more), default=None)
         add(
             f"peak RSS of a fit on {sparse['rows']:,} x {sparse['columns']:,} sparse "
             f"({sparse['density']:.0%}) ({backend})",
             f"+{sparse['peak_growth_mib']:.0f} MiB (matrix {sparse['matrix_mib']:.0f} "
             f"MiB; one dense batch {sparse.get('dense_batch_mib', 0):.0f} MiB, one "
             f"dense epoch {sparse['dense_epoch_mib']:.0f} MiB)",
-            "does not grow with the rows",
-            more is not None and by_rows[more] <= 1.1 * sparse["peak_growth_mib"],
+            "does not grow with the rows (the most rows' highest peak within "
+            "10 % of the highest at fewer rows)",
+            fewer is not None and by_rows[more] <= 1.1 * fewer,
             ", ".join(
                 f"{int(n):,} rows: +{g:.0f} MiB"
                 + (
