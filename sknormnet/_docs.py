@@ -47,7 +47,7 @@ alpha : float, default=0.0001
     "n_members": """\
 n_members : int, default=1
     Number of independent networks trained side by side in one model, whose
-    outputs are averaged: an ensemble at the cost of one network. Every
+    outputs are averaged: an ensemble in one fit. Every
     hidden layer's units are split evenly between the members (each of
     ``hidden_layer_sizes`` must be a multiple of ``n_members``): member
     ``k`` has ``hidden_layer_sizes[i] / n_members`` units in layer ``i``,
@@ -58,7 +58,9 @@ n_members : int, default=1
     mean of the members' outputs (a classifier's members average their
     logits). ``coefs_`` hold the whole network as one MLP, its split layers
     as block-diagonal matrices. A split layer has ``1 / n_members`` of the
-    weights (and arithmetic) of an unsplit layer of the same width.""",
+    weights and arithmetic of an unsplit layer of the same width, but many
+    small products run slower on a CPU than one large one (see the user
+    guide's "An ensemble in one network").""",
     "max_iter": """\
 max_iter : int, default=200
     Number of epochs.""",
