@@ -119,14 +119,18 @@ def forward_train(spec: NetworkSpec, weights, x, masks):
 
 def dense_product(h, kernel):
     """``h @ kernel``; a kernel of shape ``(members, fan_in, fan_out)`` multiplies
-    each member's slice of ``h``'s columns by its own matrix."""
+    each member's slice of ``h``'s columns by its own matrix.
+
+    The members go first for one batched product: an ``einsum`` with the
+    members in the middle trained the members' network about 1.7 times
+    slower on JAX (and no faster on TensorFlow) when this was written.
+    """
     if len(kernel.shape) == 2:
         return ops.matmul(h, kernel)
     members, fan_in, fan_out = kernel.shape
-    split = ops.reshape(h, (-1, members, fan_in))
-    return ops.reshape(
-        ops.einsum("bki,kio->bko", split, kernel), (-1, members * fan_out)
-    )
+    split = ops.transpose(ops.reshape(h, (-1, members, fan_in)), (1, 0, 2))
+    product = ops.transpose(ops.matmul(split, kernel), (1, 0, 2))
+    return ops.reshape(product, (-1, members * fan_out))
 
 
 def per_row_loss(loss: str, out_activation: str, raw, y):
