@@ -247,6 +247,13 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
                 f"dropout_rate must hold floats in [0, 1), got {self.dropout_rate!r}."
             )
         rates = tuple(float(r) for r in rates)
+        members = self.n_members
+        if (
+            not isinstance(members, Integral)
+            or isinstance(members, bool)
+            or members < 1
+        ):
+            raise ValueError(f"n_members must be an int >= 1, got {members!r}.")
         if any(s % self.n_members for s in sizes):
             raise ValueError(
                 f"n_members={self.n_members} splits every hidden layer's units "
@@ -272,8 +279,9 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
     def describe_layers(self, n_features="n_features", n_outputs=1) -> str:
         """The layers this estimator builds, one per line, input first.
 
-        Works before ``fit`` (with placeholder sizes) and after it (with the
-        fitted sizes), without importing Keras.
+        Works before ``fit`` (with placeholder sizes) and after it (the
+        fitted network, whatever parameters were set since), without
+        importing Keras.
 
         Parameters
         ----------
@@ -286,8 +294,11 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         -------
         description : str
         """
-        if hasattr(self, "n_features_in_"):
-            n_features, n_outputs = self.n_features_in_, self.n_outputs_
+        if hasattr(
+            self, "_network_spec"
+        ):  # the fitted network, whatever set_params did since
+            network = self._network_spec
+            return describe_plan(list(network.layers), network.n_features)
         return describe_plan(self._layer_plan(n_outputs), n_features)
 
     # --------------------------------------------------------------- fitting

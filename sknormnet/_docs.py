@@ -135,7 +135,8 @@ callbacks : list of keras.callbacks.Callback, default=None
     Keras callbacks run during training. A fit with callbacks trains with
     Keras' own ``Model.fit``, on a Keras model built for that fit alone
     (``callbacks_[i].model``; its output layer gives the raw outputs, a
-    classifier's logits), so that every Keras callback works as in Keras;
+    classifier's logits, side by side for each member with ``n_members >
+    1``), so that every Keras callback works as in Keras;
     Keras traces its train step anew for each such fit, which costs about a
     second. Each fit uses deep copies of the callbacks (kept in
     ``callbacks_``), so the parameter itself is never modified, and cloned
@@ -152,7 +153,11 @@ model_ : keras.Sequential
     The fitted network as a compiled Keras model, with its optimizer state,
     loss and L2 penalty, built when first read. A copy: changing it changes
     neither the predictions nor later training (``warm_start``,
-    :meth:`partial_fit`).""",
+    :meth:`partial_fit`). With ``n_members > 1`` it ends with a layer that
+    takes the members' mean, and its loss is the loss of that mean: its own
+    ``fit`` trains the members jointly, not each on its own loss as the
+    estimator does (continue the estimator's training with ``warm_start``
+    or :meth:`partial_fit` instead).""",
     "history_": """\
 history_ : dict
     Per-epoch metrics as plain lists: ``'loss'``, and when validation

@@ -135,6 +135,10 @@ def layer_plan(
 def describe_plan(plan: list[LayerSpec], n_features: int | str = "n_features") -> str:
     """One line per layer, the input first: the picture used in the docs."""
     lines = [f"Input({n_features})", *(str(layer) for layer in plan)]
-    if plan[-1].members > 1:
-        lines.append(f"Mean of the {plan[-1].members} members' outputs")
+    output = plan[-1]
+    if output.members > 1:  # the mean is taken before the output activation
+        lines[-1] = str(output._replace(activation=None))
+        lines.append(f"Mean of the {output.members} members' outputs")
+        if output.activation not in (None, "identity"):
+            lines.append(f"Activation({output.activation})")
     return "\n".join(lines)

@@ -143,10 +143,33 @@ def test_describe_layers_shows_the_members():
             "Input(10)",
             "Dense(64, relu)",
             "Dense(32, 4 members of 8, relu)",
-            "Dense(4, 4 members of 1, identity)",
+            "Dense(4, 4 members of 1)",
             "Mean of the 4 members' outputs",
         ]
     )
+
+
+def test_describe_layers_takes_the_mean_before_the_output_activation(data):
+    X = data[0]
+    clf = NormNetClassifier(**{**SMALL, "hidden_layer_sizes": (6,), "max_iter": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, np.array(["a", "b", "c"])[np.arange(len(X)) % 3])
+    assert clf.describe_layers().splitlines()[-3:] == [
+        "Dense(9, 3 members of 3)",
+        "Mean of the 3 members' outputs",
+        "Activation(softmax)",
+    ]
+    # a fitted estimator describes its fitted network, not later parameters
+    clf.set_params(n_members=2, hidden_layer_sizes=(4,))
+    assert clf.describe_layers().splitlines()[1] == "Dense(6, relu)"
+
+
+@pytest.mark.parametrize("value", [0, -2, 2.0, "2", None, True])
+def test_describe_layers_refuses_what_fit_refuses(value):
+    est = NormNetRegressor(hidden_layer_sizes=(8,), n_members=value)
+    with pytest.raises(ValueError, match="n_members"):
+        est.describe_layers(5)
 
 
 def test_sizes_that_do_not_split_are_an_error_that_changes_nothing(data):
