@@ -465,6 +465,12 @@ def goals(summary, regression, classification) -> list[str]:
     def seconds(name, model):  # CPU time: fair when fits run side by side
         return summary[(name, model)]["fit_cpu_seconds"][0]
 
+    def compared(model, reference, sets):
+        """The sets with both models' RMSE, and the geometric mean of their ratio."""
+        both = [s for s in sets if mean(s, model) and mean(s, reference)]
+        logs = [np.log(mean(s, model) / mean(s, reference)) for s in both]
+        return both, math.exp(np.mean(logs)) if both else math.nan
+
     out = []
     sets = [s for s in regression if mean(s, "normnet") and mean(s, "mlp")]
     beats = [s for s in sets if mean(s, "normnet") < mean(s, "mlp")]
@@ -479,20 +485,14 @@ def goals(summary, regression, classification) -> list[str]:
         f"{'met' if len(beats) == len(sets) and slowest[0] <= 5 else 'NOT met'}"
     )
     for reference in ("mlp", "realmlp"):
-        both = [s for s in regression if mean(s, reference) and mean(s, "hgb")]
+        both, geo = compared(reference, "hgb", regression)
         if both:
-            geo = math.exp(
-                np.mean([np.log(mean(s, reference) / mean(s, "hgb")) for s in both])
-            )
             out.append(
                 f"(reference) {reference}: RMSE / HGB geometric mean {geo:.3f} over "
                 f"{len(both)} sets"
             )
-    sets = [s for s in regression if mean(s, "members") and mean(s, "hgb")]
+    sets, geo = compared("members", "hgb", regression)
     if sets:
-        geo = math.exp(
-            np.mean([np.log(mean(s, "members") / mean(s, "hgb")) for s in sets])
-        )
         cost = [seconds(s, "members") / seconds(s, "normnet") for s in sets]
         out.append(
             f"(reference) members: RMSE / HGB geometric mean {geo:.3f} over "
@@ -502,12 +502,10 @@ def goals(summary, regression, classification) -> list[str]:
             f"; fit CPU time {min(cost):.1f}-{max(cost):.1f}x the defaults'"
         )
     for model, target in (("normnet", 1.10), ("recommended", None)):
-        both = [s for s in regression if mean(s, model) and mean(s, "hgb")]
+        both, geo = compared(model, "hgb", regression)
         if not both:
             continue
-        ratios = [mean(s, model) / mean(s, "hgb") for s in both]
-        geo = math.exp(np.mean(np.log(ratios)))
-        wins = sum(r < 1 for r in ratios)
+        wins = sum(mean(s, model) < mean(s, "hgb") for s in both)
         line = (
             f"{'2' if model == 'normnet' else '3'}. {model}: RMSE / HGB geometric "
             f"mean {geo:.3f} over {len(both)} sets; beats HGB on {wins}"
@@ -516,11 +514,8 @@ def goals(summary, regression, classification) -> list[str]:
             line += f" -> {'met' if geo <= target else 'NOT met'} (<= {target})"
         else:
             line += f" -> {'met' if wins >= len(both) / 2 else 'NOT met'} (>= half)"
-            real = [s for s in both if mean(s, "realmlp")]
+            real, geo_real = compared(model, "realmlp", both)
             if real:
-                geo_real = math.exp(
-                    np.mean([np.log(mean(s, model) / mean(s, "realmlp")) for s in real])
-                )
                 line += (
                     f"; RMSE / RealMLP geometric mean {geo_real:.3f} over "
                     f"{len(real)} sets -> {'met' if geo_real <= 1.05 else 'NOT met'}"
