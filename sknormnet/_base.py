@@ -254,13 +254,14 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
             or members < 1
         ):
             raise ValueError(f"n_members must be an int >= 1, got {members!r}.")
-        if any(s % self.n_members for s in sizes):
+        if any(s % members for s in sizes):
+            multiples = tuple(-(-s // members) * members for s in sizes)
             raise ValueError(
-                f"n_members={self.n_members} splits every hidden layer's units "
+                f"n_members={members} splits every hidden layer's units "
                 "evenly between the members, but hidden_layer_sizes="
                 f"{tuple(sizes)!r} has a layer whose size is not a multiple of "
-                f"{self.n_members}. Use sizes that are multiples of n_members "
-                f"(e.g. {tuple(-(-s // self.n_members) * self.n_members for s in sizes)!r})."
+                f"{members}. Use sizes that are multiples of n_members "
+                f"(e.g. {multiples!r})."
             )
         return tuple(int(s) for s in sizes), rates
 
@@ -294,9 +295,7 @@ class BaseNormNet(BaseEstimator, metaclass=ABCMeta):
         -------
         description : str
         """
-        if hasattr(
-            self, "_network_spec"
-        ):  # the fitted network, whatever set_params did since
+        if hasattr(self, "_network_spec"):  # fitted: whatever set_params did since
             network = self._network_spec
             return describe_plan(list(network.layers), network.n_features)
         return describe_plan(self._layer_plan(n_outputs), n_features)

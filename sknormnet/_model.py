@@ -140,24 +140,16 @@ def build_model(
             output = layer is spec.layers[-1]
             if output and (raw_output or layer.members > 1):
                 activation = None  # a mean of members is taken on raw outputs
-            keras_activation = _KERAS_ACTIVATIONS[activation] if activation else None
+            options = dict(
+                activation=_KERAS_ACTIVATIONS[activation] if activation else None,
+                use_bias=layer.use_bias,
+                kernel_regularizer=regularizer,
+                name=layer.name,
+            )
             if layer.members > 1:
-                dense = MemberDense(
-                    layer.units,
-                    layer.members,
-                    activation=keras_activation,
-                    use_bias=layer.use_bias,
-                    kernel_regularizer=regularizer,
-                    name=layer.name,
-                )
+                dense = MemberDense(layer.units, layer.members, **options)
             else:
-                dense = keras.layers.Dense(
-                    layer.units,
-                    activation=keras_activation,
-                    use_bias=layer.use_bias,
-                    kernel_regularizer=regularizer,
-                    name=layer.name,
-                )
+                dense = keras.layers.Dense(layer.units, **options)
             layers.append(dense)
             if output and layer.members > 1 and not raw_output:
                 layers.append(MemberMean(layer.members, name="member_mean"))
