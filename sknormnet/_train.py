@@ -428,10 +428,8 @@ def _batches(values, rows, capacity: int, batch_size: int) -> np.ndarray:
         filled[...] = values
     elif sparse.issparse(values):
         values[rows].toarray(out=filled)
-    elif values.dtype == np.float32:
+    else:  # any float dtype, cast as it is written
         np.take(values, rows, axis=0, out=filled)
-    else:
-        filled[...] = values[rows]
     return out
 
 
